@@ -1,0 +1,210 @@
+//! The gateway's metric instruments (OpenTelemetry metrics API) and their Prometheus exposition.
+//!
+//! Instruments are named the way Prometheus shows them (the exporter appends `_total` to counters
+//! and the unit, `_seconds`, to durations); the same instruments go out over OTLP when export is
+//! on. Every label has bounded cardinality: procedures are registration URIs (or `other`), error
+//! URIs are capped at [`LABEL_CAP`] distinct values (then `other`).
+//!
+//! | Prometheus name                          | kind      | labels                    |
+//! |------------------------------------------|-----------|---------------------------|
+//! | `wamp_sessions_active`                   | gauge     | `realm`, `transport`      |
+//! | `wamp_messages_total`                    | counter   | `direction`, `type`       |
+//! | `wamp_calls_total`                       | counter   | `procedure`, `outcome`    |
+//! | `wamp_call_duration_seconds`             | histogram | `procedure`               |
+//! | `wamp_call_errors_total`                 | counter   | `error`                   |
+//! | `wamp_events_published_total`            | counter   | `realm`                   |
+//! | `wamp_events_delivered_total`            | counter   | `realm`                   |
+//! | `wamp_slow_consumer_disconnects_total`   | counter   | `transport`               |
+//!
+//! The bridge instruments are in [`super::bridge`].
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use opentelemetry::metrics::{Counter, Histogram, Meter, ObservableCounter, UpDownCounter};
+use opentelemetry::KeyValue;
+use wamp::message::code_name;
+
+/// How many distinct values an open-ended label (an error URI) may take before `other`.
+pub const LABEL_CAP: usize = 200;
+
+/// Histogram buckets for durations in seconds: 0.5 ms to 30 s.
+pub const DURATION_BUCKETS: [f64; 15] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// The router's and transports' instruments.
+pub struct Metrics {
+    sessions_active: UpDownCounter<i64>,
+    /// `wamp_messages`: counted per message into plain atomics, read by the exporter's callback.
+    /// Four messages per routed call made a counter `add` with an attribute set (an attribute
+    /// sort, hash and map lookup under a lock each) the largest cost of a call after the codec.
+    messages: Arc<MessageCounts>,
+    _messages_instrument: ObservableCounter<u64>,
+    calls: Counter<u64>,
+    call_duration: Histogram<f64>,
+    call_errors: Counter<u64>,
+    events_published: Counter<u64>,
+    events_delivered: Counter<u64>,
+    slow_consumers: Counter<u64>,
+    error_labels: BoundedLabels,
+}
+
+/// Whether a message came in from a peer or went out to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// The highest WAMP message type code (YIELD).
+const MAX_CODE: usize = 70;
+
+/// Messages seen, by direction (in, out) and message type code.
+struct MessageCounts([[AtomicU64; MAX_CODE + 1]; 2]);
+
+impl MessageCounts {
+    fn new() -> MessageCounts {
+        MessageCounts(std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))))
+    }
+}
+
+impl Metrics {
+    pub fn new(meter: &Meter) -> Metrics {
+        let messages = Arc::new(MessageCounts::new());
+        let counts = messages.clone();
+        let messages_instrument = meter
+            .u64_observable_counter("wamp_messages")
+            .with_description("WAMP messages received (in) and sent (out) by the transports, by message type")
+            .with_callback(move |observer| {
+                for (direction, row) in ["in", "out"].into_iter().zip(counts.0.iter()) {
+                    for (code, count) in row.iter().enumerate() {
+                        let (n, Some(kind)) = (count.load(Ordering::Relaxed), code_name(code as u64)) else { continue };
+                        if n > 0 {
+                            observer.observe(n, &[KeyValue::new("direction", direction), KeyValue::new("type", kind)]);
+                        }
+                    }
+                }
+            })
+            .build();
+        Metrics {
+            sessions_active: meter
+                .i64_up_down_counter("wamp_sessions_active")
+                .with_description("WAMP sessions currently joined")
+                .build(),
+            messages,
+            _messages_instrument: messages_instrument,
+            calls: meter
+                .u64_counter("wamp_calls")
+                .with_description("Calls routed, by registered procedure (or other) and outcome (result or error)")
+                .build(),
+            call_duration: meter
+                .f64_histogram("wamp_call_duration")
+                .with_unit("s")
+                .with_description("Time from CALL to RESULT or ERROR at the router")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            call_errors: meter
+                .u64_counter("wamp_call_errors")
+                .with_description("Calls that ended in ERROR, by error URI")
+                .build(),
+            events_published: meter
+                .u64_counter("wamp_events_published")
+                .with_description("Publications routed (from sessions and the router's meta events)")
+                .build(),
+            events_delivered: meter
+                .u64_counter("wamp_events_delivered")
+                .with_description("EVENT messages queued to subscribers")
+                .build(),
+            slow_consumers: meter
+                .u64_counter("wamp_slow_consumer_disconnects")
+                .with_description("Sessions disconnected because their outbound queue was full")
+                .build(),
+            error_labels: BoundedLabels::new(LABEL_CAP),
+        }
+    }
+
+    pub fn session_joined(&self, realm: &str, transport: &'static str, delta: i64) {
+        self.sessions_active
+            .add(delta, &[KeyValue::new("realm", realm.to_owned()), KeyValue::new("transport", transport)]);
+    }
+
+    /// One message of type `code` (see [`wamp::message::code`]) in `direction`.
+    pub fn message(&self, direction: Direction, code: u64) {
+        let row = match direction {
+            Direction::In => 0,
+            Direction::Out => 1,
+        };
+        if let Some(count) = self.messages.0[row].get(code as usize) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A call ended: `procedure` is the bounded label, `error` the URI when it failed.
+    pub fn call(&self, procedure: &str, seconds: f64, error: Option<&str>) {
+        let outcome = if error.is_some() { "error" } else { "result" };
+        let label = KeyValue::new("procedure", procedure.to_owned());
+        self.calls.add(1, &[label.clone(), KeyValue::new("outcome", outcome)]);
+        self.call_duration.record(seconds, &[label]);
+        if let Some(uri) = error {
+            self.call_errors.add(1, &[KeyValue::new("error", self.error_labels.label(uri))]);
+        }
+    }
+
+    pub fn published(&self, realm: &str, deliveries: usize) {
+        let realm = [KeyValue::new("realm", realm.to_owned())];
+        self.events_published.add(1, &realm);
+        self.events_delivered.add(deliveries as u64, &realm);
+    }
+
+    pub fn slow_consumer(&self, transport: &'static str) {
+        self.slow_consumers.add(1, &[KeyValue::new("transport", transport)]);
+    }
+}
+
+/// An open-ended label kept bounded: the first `cap` distinct values pass, later ones are `other`.
+pub struct BoundedLabels {
+    seen: Mutex<HashSet<String>>,
+    cap: usize,
+}
+
+impl BoundedLabels {
+    pub fn new(cap: usize) -> BoundedLabels {
+        BoundedLabels { seen: Mutex::new(HashSet::new()), cap }
+    }
+
+    pub fn label(&self, value: &str) -> String {
+        // Held for one lookup; called under the realm lock, never around anything that waits.
+        let mut seen = self.seen.lock().expect("label set lock is never held across a panic");
+        if seen.contains(value) {
+            return value.to_owned();
+        }
+        if seen.len() < self.cap {
+            seen.insert(value.to_owned());
+            return value.to_owned();
+        }
+        "other".into()
+    }
+}
+
+/// The Prometheus text exposition (format 0.0.4) of everything `registry` holds.
+pub fn render(registry: &prometheus::Registry) -> Result<String, prometheus::Error> {
+    use prometheus::Encoder;
+    let mut out = Vec::new();
+    prometheus::TextEncoder::new().encode(&registry.gather(), &mut out)?;
+    String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_ended_labels_are_capped() {
+        let labels = BoundedLabels::new(2);
+        assert_eq!(labels.label("a"), "a");
+        assert_eq!(labels.label("b"), "b");
+        assert_eq!(labels.label("c"), "other");
+        assert_eq!(labels.label("a"), "a");
+    }
+}

@@ -1,0 +1,63 @@
+//! Shutdown: joined sessions get GOODBYE `wamp.close.system_shutdown`, everything drains, the
+//! application returns.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn shutdown_says_goodbye_to_joined_sessions_and_stops() {
+    let app = spawn_with("").await;
+    let mut ws = connect_json(&app.url()).await;
+    join(&mut ws, "realm1").await;
+
+    app.shutdown.trigger();
+    let goodbye = recv_json(&mut ws).await;
+    assert_eq!(goodbye[0], 6, "expected GOODBYE, got {goodbye}");
+    assert_eq!(goodbye[2], "wamp.close.system_shutdown");
+    send_json(&mut ws, json!([6, {}, "wamp.close.goodbye_and_out"])).await;
+    assert_eq!(code(&recv_close(&mut ws).await), Some(1001));
+
+    let result = tokio::time::timeout(PATIENCE, app.stopped).await.expect("stops in time").expect("task ok");
+    assert!(result.is_ok(), "clean shutdown: {result:?}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_sessions_that_never_joined() {
+    let app = spawn_with("").await;
+    let mut ws = connect_json(&app.url()).await;
+    app.shutdown.trigger();
+    assert_eq!(code(&recv_close(&mut ws).await), Some(1001));
+    let result = tokio::time::timeout(PATIENCE, app.stopped).await.expect("stops in time").expect("task ok");
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_peer_that_ignores_the_goodbye_is_closed_after_the_grace_period() {
+    let app = spawn_with("close_grace_ms = 300").await;
+    let mut ws = connect_json(&app.url()).await;
+    join(&mut ws, "realm1").await;
+    let started = Instant::now();
+    app.shutdown.trigger();
+    assert_eq!(recv_json(&mut ws).await[2], "wamp.close.system_shutdown");
+    // No GOODBYE back: the close frame comes after the grace period.
+    assert_eq!(code(&recv_close(&mut ws).await), Some(1001));
+    assert!(started.elapsed() >= Duration::from_millis(250), "closed before the grace period");
+    tokio::time::timeout(PATIENCE, app.stopped).await.expect("stops in time").expect("task ok").expect("clean");
+}
+
+#[tokio::test]
+async fn the_drain_is_bounded() {
+    // The grace period outlasts the drain: the drain timeout cuts the connection.
+    let toml = format!("{}{REALM}[shutdown]\ndrain_timeout_ms = 300\n", transport("close_grace_ms = 60000"));
+    let app = spawn_app(&toml).await;
+    let mut ws = connect_json(&app.url()).await;
+    join(&mut ws, "realm1").await;
+    let started = Instant::now();
+    app.shutdown.trigger();
+    assert_eq!(recv_json(&mut ws).await[2], "wamp.close.system_shutdown");
+    tokio::time::timeout(PATIENCE, app.stopped).await.expect("stops in time").expect("task ok").expect("clean");
+    assert!(started.elapsed() < Duration::from_secs(3), "stopped after {:?}", started.elapsed());
+}
