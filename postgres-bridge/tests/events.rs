@@ -229,7 +229,7 @@ async fn every_consumer_gets_every_event_and_consumed_events_are_purged() {
     // positions only move forward, and no event can appear below the horizon).
     let left = tokio::task::spawn_blocking(move || {
         let mut c = postgres::Client::connect(&dsn(), postgres::NoTls).unwrap();
-        let min = c.query_one("select last_xid::text, last_id from wamp.consumer order by last_xid, last_id limit 1", &[]).unwrap();
+        let min = c.query_one("select c.last_xid::text, c.last_id from wamp.consumer c order by c.last_xid, c.last_id limit 1", &[]).unwrap();
         let (xid, id): (String, i64) = (min.get(0), min.get(1));
         let mut q = PgEvents::new(dsn().parse().unwrap(), "wamp-bridge-test:purge", format!("{other_consumer}_purger"));
         bridge::EventQueue::purge(&mut q, Duration::from_secs(3600)).unwrap();
