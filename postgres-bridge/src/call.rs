@@ -7,17 +7,14 @@ use bridge::args::BoundCall;
 use bridge::cancel::{CancelSlot, Canceler};
 use bridge::results::Rows;
 use bridge::{CallContext, CallError, Database, RowSink};
+use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{CancelToken, NoTls, Statement, Transaction};
-use r2d2::Pool;
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::{CancelToken, GenericClient, NoTls, Statement};
 
 use crate::decode::{supported, Cell};
 use crate::error::{classify, pool_failure};
-use crate::sql::{call_sql, cast_columns, quote_ident, to_text};
-
-/// The connection pool type.
-pub type PgPool = Pool<PostgresConnectionManager<NoTls>>;
+use crate::pool::{PgConn, PgPool};
+use crate::sql::{call_sql, cast_columns, context_call_sql, context_sql, quote_ident, to_text};
 
 /// Runs calls on pooled connections.
 pub struct PgDatabase {
@@ -28,6 +25,27 @@ pub struct PgDatabase {
 impl PgDatabase {
     pub fn new(pool: PgPool, set_role: bool) -> Self {
         PgDatabase { pool, set_role }
+    }
+
+    /// A pooled connection that answers: one idle for a while is pinged first, and a dead one is
+    /// dropped (the pool sees it closed) and the next one tried.
+    fn connection(&self) -> Result<r2d2::PooledConnection<crate::pool::PgManager>, CallError> {
+        for _ in 0..=self.pool.max_size() {
+            let mut conn = self.pool.get().map_err(pool_failure)?;
+            if conn.alive_after_idle() {
+                return Ok(conn);
+            }
+        }
+        Err(CallError::Internal("no database connection: every pooled connection was dead".into()))
+    }
+}
+
+impl Drop for PgDatabase {
+    /// Closing a `postgres` client blocks on its own runtime, which panics on an async runtime's
+    /// thread, where the bridge may let go of the pool; the last handle is dropped on a thread of its own.
+    fn drop(&mut self) {
+        let pool = self.pool.clone();
+        let _ = std::thread::Builder::new().name("pg-pool-close".into()).spawn(move || drop(pool));
     }
 }
 
@@ -51,89 +69,160 @@ impl Database for PgDatabase {
     }
 
     fn execute(&self, call: &BoundCall, ctx: &CallContext, cancel: &CancelSlot, sink: &mut dyn RowSink) -> Result<(), CallError> {
-        let mut conn = self.pool.get().map_err(pool_failure)?;
-        let armed = cancel.arm(Box::new(PgCanceler(conn.cancel_token())));
-        let result = (|| {
-            let mut tx = conn.build_transaction().read_only(call.procedure.read_only()).start().map_err(|e| classify(&e))?;
-            run(&mut tx, call, ctx, self.set_role, cancel, sink)?;
-            tx.commit().map_err(|e| classify(&e))
-            // On error the transaction is dropped here, which rolls it back.
-        })();
+        let mut conn = self.connection()?;
+        let armed = cancel.arm(Box::new(PgCanceler(conn.client.cancel_token())));
+        let mut result = self.attempt(&mut conn, call, ctx, cancel, sink);
+        if let Err(Stale) = result {
+            // A cached statement outlived its function's result type; PostgreSQL refused it
+            // before running anything, so preparing afresh and running once more is safe.
+            conn.forget_statements();
+            result = self.attempt(&mut conn, call, ctx, cancel, sink);
+        }
         drop(armed);
-        result
+        conn.touch();
+        result.map_err(|e| match e {
+            Stale => CallError::Internal("a prepared statement went stale twice".into()),
+            Failed(e) => e,
+        })
     }
 }
 
-/// The caller's identity and trace context as transaction-local settings (all reset at commit/rollback).
-const IDENTITY_SQL: &str = "select set_config('wamp.session', $1, true), set_config('wamp.authid', $2, true), \
-     set_config('wamp.authrole', $3, true), set_config('wamp.traceparent', $4, true), set_config('wamp.tracestate', $5, true), \
-     set_config('application_name', coalesce(nullif($4, ''), current_setting('application_name')), true)";
+/// How one attempt at a call ended badly.
+enum Failure {
+    /// PostgreSQL refused a cached statement because the function's result type changed.
+    Stale,
+    Failed(CallError),
+}
+use Failure::{Failed, Stale};
 
-fn run(tx: &mut Transaction<'_>, call: &BoundCall, ctx: &CallContext, set_role: bool, cancel: &CancelSlot, sink: &mut dyn RowSink) -> Result<(), CallError> {
-    let db = |e: postgres::Error| classify(&e);
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        Failed(e)
+    }
+}
+
+fn db(e: postgres::Error) -> Failure {
+    let stale = e.as_db_error().is_some_and(|d| {
+        *d.code() == SqlState::FEATURE_NOT_SUPPORTED && d.message().starts_with("cached plan must not change result type")
+    });
+    if stale {
+        Stale
+    } else {
+        Failed(classify(&e))
+    }
+}
+
+/// The identity settings' values: session, authid, authrole, traceparent, tracestate.
+fn context_values(ctx: &CallContext) -> [String; 5] {
     let caller = &ctx.caller;
-    let session = caller.session.map(|s| s.to_string()).unwrap_or_default();
-    let authid = caller.authid.clone().unwrap_or_default();
-    let authrole = caller.authrole.clone().unwrap_or_default();
-    // The router's trace context (W3C), so functions can log or forward it: `current_setting('wamp.traceparent', true)`;
-    // while the transaction runs it is also the connection's `application_name` (`pg_stat_activity`),
-    // at no extra round trip.
-    let traceparent = ctx.traceparent().unwrap_or_default();
-    let tracestate = ctx.trace.as_ref().and_then(|t| t.tracestate.as_deref()).unwrap_or_default();
-    tx.execute(IDENTITY_SQL, &[&session, &authid, &authrole, &traceparent, &tracestate]).map_err(db)?;
-    if set_role {
-        let Some(role) = caller.authrole.as_deref().filter(|r| !r.is_empty()) else {
-            return Err(CallError::NotAuthorized("set_role is on but the router did not disclose the caller's authrole".into()));
-        };
-        tx.batch_execute(&format!("set local role {}", quote_ident(role))).map_err(db)?;
-    }
-    let texts: Vec<Option<String>> = call.args.iter().map(|a| to_text(&a.value)).collect();
-    let params: Vec<&(dyn ToSql + Sync)> = texts.iter().map(|t| t as &(dyn ToSql + Sync)).collect();
-    let stmt = prepare(tx, &call_sql(call))?;
-    if cancel.is_canceled() {
-        return Err(CallError::Canceled);
-    }
-    let returns = &call.procedure.returns;
-    if *returns == bridge::Returns::Void {
-        tx.execute(&stmt, &params).map_err(db)?;
-        return Ok(());
-    }
-    let columns: Arc<[String]> = stmt.columns().iter().map(|c| c.name().to_owned()).collect::<Vec<_>>().into();
-    let width = columns.len();
-    let decode = |row: postgres::Row| -> Result<Vec<wamp::Value>, CallError> {
-        (0..width).map(|i| row.try_get::<_, Cell>(i).map(|c| c.0).map_err(|e| CallError::Internal(format!("decoding column {i}: {e}")))).collect()
-    };
-    match ctx.stream_batch {
-        Some(batch) if returns.is_set() => {
-            let portal = tx.bind(&stmt, &params).map_err(db)?;
-            loop {
-                if cancel.is_canceled() {
-                    return Err(CallError::Canceled);
-                }
-                let rows = tx.query_portal(&portal, batch as i32).map_err(db)?;
-                let n = rows.len();
-                let decoded = rows.into_iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-                sink.push(Rows { columns: columns.clone(), rows: decoded }).map_err(|_| CallError::Canceled)?;
-                if n < batch {
-                    return Ok(());
+    [
+        caller.session.map(|s| s.to_string()).unwrap_or_default(),
+        caller.authid.clone().unwrap_or_default(),
+        caller.authrole.clone().unwrap_or_default(),
+        ctx.traceparent().unwrap_or_default().to_owned(),
+        ctx.trace.as_ref().and_then(|t| t.tracestate.as_deref()).unwrap_or_default().to_owned(),
+    ]
+}
+
+impl PgDatabase {
+    fn attempt(&self, conn: &mut PgConn, call: &BoundCall, ctx: &CallContext, cancel: &CancelSlot, sink: &mut dyn RowSink) -> Result<(), Failure> {
+        let returns = &call.procedure.returns;
+        let streaming = ctx.stream_batch.is_some() && returns.is_set();
+        let context = context_values(ctx);
+        let texts: Vec<Option<String>> = call.args.iter().map(|a| to_text(&a.value)).collect();
+        if !streaming && !self.set_role {
+            // One statement, one round trip, one implicit transaction (commit or rollback with it).
+            let sql = context_call_sql(call, call.procedure.read_only());
+            let stmt = prepared(conn, &sql)?;
+            let mut params: Vec<&(dyn ToSql + Sync)> = context.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+            params.extend(texts.iter().map(|t| t as &(dyn ToSql + Sync)));
+            if cancel.is_canceled() {
+                return Err(Failed(CallError::Canceled));
+            }
+            let rows = conn.client.query(&stmt, &params).map_err(db)?;
+            return push_all(call, &stmt, rows, sink);
+        }
+        // In an explicit transaction: the role is set before the function's permission is
+        // checked, and a cursor needs one.
+        let context_stmt = prepared(conn, &context_sql())?;
+        let sql = call_sql(call);
+        let stmt = prepared(conn, &sql)?;
+        let mut tx = conn.client.build_transaction().read_only(call.procedure.read_only()).start().map_err(db)?;
+        let context_params: Vec<&(dyn ToSql + Sync)> = context.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+        tx.execute(&context_stmt, &context_params).map_err(db)?;
+        if self.set_role {
+            let Some(role) = ctx.caller.authrole.as_deref().filter(|r| !r.is_empty()) else {
+                return Err(Failed(CallError::NotAuthorized("set_role is on but the router did not disclose the caller's authrole".into())));
+            };
+            tx.batch_execute(&format!("set local role {}", quote_ident(role))).map_err(db)?;
+        }
+        let params: Vec<&(dyn ToSql + Sync)> = texts.iter().map(|t| t as &(dyn ToSql + Sync)).collect();
+        if cancel.is_canceled() {
+            return Err(Failed(CallError::Canceled));
+        }
+        match ctx.stream_batch {
+            Some(batch) if streaming => {
+                let columns = column_names(&stmt);
+                let portal = tx.bind(&stmt, &params).map_err(db)?;
+                loop {
+                    if cancel.is_canceled() {
+                        return Err(Failed(CallError::Canceled));
+                    }
+                    let rows = tx.query_portal(&portal, batch as i32).map_err(db)?;
+                    let n = rows.len();
+                    let decoded = decode_rows(&stmt, rows)?;
+                    sink.push(Rows { columns: columns.clone(), rows: decoded }).map_err(|_| Failed(CallError::Canceled))?;
+                    if n < batch {
+                        break;
+                    }
                 }
             }
+            _ => {
+                let rows = tx.query(&stmt, &params).map_err(db)?;
+                push_all(call, &stmt, rows, sink)?;
+            }
         }
-        _ => {
-            let rows = tx.query(&stmt, &params).map_err(db)?;
-            let decoded = rows.into_iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-            sink.push(Rows { columns, rows: decoded }).map_err(|_| CallError::Canceled)
-        }
+        // On error the transaction is dropped before this, which rolls it back.
+        tx.commit().map_err(db)
     }
+}
+
+fn column_names(stmt: &Statement) -> Arc<[String]> {
+    stmt.columns().iter().map(|c| c.name().to_owned()).collect::<Vec<_>>().into()
+}
+
+fn decode_rows(stmt: &Statement, rows: Vec<postgres::Row>) -> Result<Vec<Vec<wamp::Value>>, CallError> {
+    let width = stmt.columns().len();
+    rows.into_iter()
+        .map(|row| {
+            (0..width)
+                .map(|i| row.try_get::<_, Cell>(i).map(|c| c.0).map_err(|e| CallError::Internal(format!("decoding column {i}: {e}"))))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every row of a non-streamed call in one batch (none for a void function).
+fn push_all(call: &BoundCall, stmt: &Statement, rows: Vec<postgres::Row>, sink: &mut dyn RowSink) -> Result<(), Failure> {
+    if call.procedure.returns == bridge::Returns::Void {
+        return Ok(());
+    }
+    let decoded = decode_rows(stmt, rows)?;
+    sink.push(Rows { columns: column_names(stmt), rows: decoded }).map_err(|_| Failed(CallError::Canceled))
+}
+
+/// The connection's statement for `sql`, prepared on first use (see [`prepare`]).
+fn prepared(conn: &mut PgConn, sql: &str) -> Result<Statement, Failure> {
+    conn.statement(sql, |client| prepare(client, sql)).map_err(db)
 }
 
 /// Prepares `sql`; if a result column has a type the decoder does not know, re-prepares with
 /// that column cast to text.
-fn prepare(tx: &mut Transaction<'_>, sql: &str) -> Result<Statement, CallError> {
-    let stmt = tx.prepare(sql).map_err(|e| classify(&e))?;
+fn prepare(client: &mut impl GenericClient, sql: &str) -> Result<Statement, postgres::Error> {
+    let stmt = client.prepare(sql)?;
     if stmt.columns().iter().all(|c| supported(c.type_())) {
         return Ok(stmt);
     }
     let cols: Vec<(String, bool)> = stmt.columns().iter().map(|c| (c.name().to_owned(), !supported(c.type_()))).collect();
-    tx.prepare(&cast_columns(sql, &cols)).map_err(|e| classify(&e))
+    client.prepare(&cast_columns(sql, &cols))
 }

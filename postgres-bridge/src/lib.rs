@@ -8,7 +8,8 @@
 //! ## Layout
 //! - [`config`]: the `[[bridges]] type = "postgres"` settings (a contract with the gateway's config).
 //! - [`catalog`]: `pg_proc` → the catalog model; [`listen`]: dedicated LISTEN connections.
-//! - [`call`]: one call in one transaction on a pooled connection (r2d2), streamed from a portal.
+//! - [`call`]: one call in one transaction on a pooled connection, streamed from a portal;
+//!   [`pool`]: r2d2 over connections that keep their prepared statements.
 //! - [`sql`]: SQL text and text parameters; [`decode`]: binary results → WAMP values.
 //! - [`events`]: the outbox consumer (commit order, positions, purge); [`install`]: `pgsql/install.sql`.
 //! - [`error`]: adapter errors and the classification of PostgreSQL errors.
@@ -21,14 +22,13 @@ pub mod error;
 pub mod events;
 pub mod install;
 pub mod listen;
+pub mod pool;
 pub mod sql;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bridge::{BridgeHandle, BridgeSpec, CallOptions, Exposure, Monitoring, PumpOptions, StartError};
-use postgres::NoTls;
-use r2d2_postgres::PostgresConnectionManager;
 use thiserror::Error;
 use wamp::router::Router;
 
@@ -56,13 +56,7 @@ pub async fn start_monitored(config: &PostgresBridgeConfig, router: &Arc<Router>
     let label = |part: &str| format!("wamp-bridge:{}:{part}", config.consumer);
     let mut pool_pg = pg.clone();
     pool_pg.application_name(&label("call"));
-    let manager = PostgresConnectionManager::new(pool_pg, NoTls);
-    // build_unchecked: a database that is down at start is retried by the pool, not fatal.
-    let pool = r2d2::Pool::builder()
-        .max_size(config.pool_size)
-        .min_idle(Some(0))
-        .connection_timeout(Duration::from_secs(10))
-        .build_unchecked(manager);
+    let pool = pool::build(pool_pg, config.pool_size);
     let exposures: Vec<Exposure> =
         config.expose.iter().map(|e| Exposure { schema: e.schema.clone(), prefix: e.prefix.clone() }).collect();
     let schemas = exposures.iter().map(|e| e.schema.clone()).collect();

@@ -17,6 +17,46 @@ pub fn quote_ident(name: &str) -> String {
 /// The statement for `call`: `select * from "s"."f"($1::text::int4, "b" => $2::text::text)` for
 /// row-shaped results, `select "s"."f"(...) as "result"` for scalars and void.
 pub fn call_sql(call: &BoundCall) -> String {
+    let target = call_target(call, 1);
+    match call.procedure.returns {
+        Returns::Void | Returns::Scalar(_) => format!("select {target} as \"result\""),
+        Returns::Record | Returns::Rows | Returns::Values => format!("select * from {target}"),
+    }
+}
+
+/// Parameters `$1`..`$5` of [`context_call_sql`]: session, authid, authrole, traceparent, tracestate.
+pub const CONTEXT_PARAMS: usize = 5;
+
+/// The caller's identity and trace context as transaction-local settings (`$1`..`$5`); while the
+/// statement runs, a `traceparent` is also the connection's `application_name` (`pg_stat_activity`).
+const CONTEXT_SETTINGS: &str = "set_config('wamp.session', $1, true), set_config('wamp.authid', $2, true), \
+set_config('wamp.authrole', $3, true), set_config('wamp.traceparent', $4, true), set_config('wamp.tracestate', $5, true), \
+set_config('application_name', coalesce(nullif($4, ''), current_setting('application_name')), true)";
+
+/// The settings alone, for a call that runs in an explicit transaction.
+pub fn context_sql() -> String {
+    format!("select {CONTEXT_SETTINGS}")
+}
+
+/// `call` and its context settings in one statement, so a call outside a cursor is one round trip
+/// in one implicit transaction (as `pgbench -M prepared` does it). A materialized CTE sets the
+/// settings (and `transaction_read_only` for stable and immutable functions); the function is
+/// evaluated above the CTE's scan — in its select list, or in a lateral subquery that refers to
+/// it — so always after the settings. Arguments are `$6` onwards.
+pub fn context_call_sql(call: &BoundCall, read_only: bool) -> String {
+    let target = call_target(call, CONTEXT_PARAMS + 1);
+    let read_only = if read_only { ", set_config('transaction_read_only', 'on', true)" } else { "" };
+    let ctx = format!("with \"wamp_context\" as materialized (select true as \"ready\", {CONTEXT_SETTINGS}{read_only})");
+    match call.procedure.returns {
+        Returns::Void | Returns::Scalar(_) => format!("{ctx} select {target} as \"result\" from \"wamp_context\""),
+        Returns::Record | Returns::Rows | Returns::Values => format!(
+            "{ctx} select \"r\".* from \"wamp_context\", lateral (select * from {target} where \"wamp_context\".\"ready\" offset 0) as \"r\""
+        ),
+    }
+}
+
+/// `"s"."f"($n::text::type, "name" => $n+1::text::type, ...)`, parameters numbered from `first`.
+fn call_target(call: &BoundCall, first: usize) -> String {
     let p = &call.procedure;
     let args: Vec<String> = call
         .args
@@ -25,18 +65,14 @@ pub fn call_sql(call: &BoundCall) -> String {
         .map(|(i, arg)| {
             let param = &p.params[arg.param];
             let variadic = if param.mode == bridge::ParamMode::Variadic { "variadic " } else { "" };
-            let value = format!("${}::text::{}", i + 1, param.db_type);
+            let value = format!("${}::text::{}", i + first, param.db_type);
             match (&param.name, arg.named) {
                 (Some(name), true) => format!("{variadic}{} => {value}", quote_ident(name)),
                 _ => format!("{variadic}{value}"),
             }
         })
         .collect();
-    let target = format!("{}.{}({})", quote_ident(&p.schema), quote_ident(&p.name), args.join(", "));
-    match p.returns {
-        Returns::Void | Returns::Scalar(_) => format!("select {target} as \"result\""),
-        Returns::Record | Returns::Rows | Returns::Values => format!("select * from {target}"),
-    }
+    format!("{}.{}({})", quote_ident(&p.schema), quote_ident(&p.name), args.join(", "))
 }
 
 /// Wraps `inner` so that the columns at `as_text` come back as text.

@@ -301,3 +301,35 @@ async fn set_role_runs_the_call_as_the_callers_role() {
     bridge.stop().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_redefined_with_another_result_type_is_called_in_its_new_shape() {
+    // One pooled connection, so the second call meets the statement the first one prepared.
+    let db = TestDb::new("create function {s}.shape() returns table (a int) language sql as 'select 1';").await;
+    let router = router();
+    let mut config = db.config();
+    config.pool_size = 1;
+    let bridge = start_bridge(&router, &config, Some("com.test.shape")).await;
+    let mut c = Peer::join(&router, "anonymous").await;
+    let first = c.call_ok("com.test.shape", vec![], Dict::new()).await;
+    assert_eq!(first, Value::List(vec![Value::Dict(dict! {"a" => 1})]));
+    db.exec("drop function {s}.shape(); create function {s}.shape() returns table (a int, b text) language sql as $$ select 2, 'two' $$;")
+        .await;
+    // While the bridge re-reads the catalog the procedure may be briefly unregistered; it must
+    // never fail with the stale statement's error.
+    let mut tries = 0;
+    loop {
+        match c.call_wait("com.test.shape", vec![], Dict::new()).await {
+            wamp::Message::Result { payload, .. } => {
+                assert_eq!(payload.args, Some(vec![Value::List(vec![Value::Dict(dict! {"a" => 2, "b" => "two"})])]));
+                break;
+            }
+            wamp::Message::Error { error, .. } if error.as_str() == "wamp.error.no_such_procedure" && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("the redefined function failed: {other:?}"),
+        }
+    }
+    bridge.stop().await;
+}
