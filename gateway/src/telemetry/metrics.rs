@@ -18,9 +18,9 @@
 //!
 //! The bridge instruments are in [`super::bridge`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use opentelemetry::metrics::{Counter, Histogram, Meter, ObservableCounter, UpDownCounter};
 use opentelemetry::KeyValue;
@@ -41,13 +41,55 @@ pub struct Metrics {
     /// sort, hash and map lookup under a lock each) the largest cost of a call after the codec.
     messages: Arc<MessageCounts>,
     _messages_instrument: ObservableCounter<u64>,
-    calls: Counter<u64>,
+    /// `wamp_calls`: per procedure label, counted into atomics read by the exporter's callback (a
+    /// call looks its label up once, when it starts, and adds no attribute set per call).
+    procedures: Arc<ProcedureTable>,
+    _calls_instrument: ObservableCounter<u64>,
     call_duration: Histogram<f64>,
     call_errors: Counter<u64>,
     events_published: Counter<u64>,
     events_delivered: Counter<u64>,
     slow_consumers: Counter<u64>,
     error_labels: BoundedLabels,
+}
+
+/// How many distinct procedure labels get their own counters (then they share `other`'s).
+pub const PROCEDURE_CAP: usize = 2000;
+
+/// One procedure label's call counts and its attribute, built once.
+pub struct ProcedureStats {
+    label: KeyValue,
+    results: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The procedure labels seen so far.
+struct ProcedureTable {
+    by_label: RwLock<HashMap<String, Arc<ProcedureStats>, foldhash::fast::RandomState>>,
+    other: Arc<ProcedureStats>,
+}
+
+impl ProcedureStats {
+    fn new(label: &str) -> Arc<ProcedureStats> {
+        Arc::new(ProcedureStats {
+            label: KeyValue::new("procedure", label.to_owned()),
+            results: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        })
+    }
+}
+
+impl ProcedureTable {
+    fn get(&self, label: &str) -> Arc<ProcedureStats> {
+        if let Some(s) = self.by_label.read().unwrap_or_else(|p| p.into_inner()).get(label) {
+            return s.clone();
+        }
+        let mut map = self.by_label.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= PROCEDURE_CAP && !map.contains_key(label) {
+            return self.other.clone();
+        }
+        map.entry(label.to_owned()).or_insert_with(|| ProcedureStats::new(label)).clone()
+    }
 }
 
 /// Whether a message came in from a peer or went out to one.
@@ -87,6 +129,27 @@ impl Metrics {
                 }
             })
             .build();
+        let procedures = Arc::new(ProcedureTable {
+            by_label: RwLock::new(HashMap::default()),
+            other: ProcedureStats::new(crate::telemetry::observer::OTHER_PROCEDURE),
+        });
+        let table = procedures.clone();
+        let calls_instrument = meter
+            .u64_observable_counter("wamp_calls")
+            .with_description("Calls routed, by registered procedure (or other) and outcome (result or error)")
+            .with_callback(move |observer| {
+                let map = table.by_label.read().unwrap_or_else(|p| p.into_inner());
+                let labels = map.values().chain(std::iter::once(&table.other));
+                for stats in labels {
+                    for (outcome, count) in [("result", &stats.results), ("error", &stats.errors)] {
+                        let n = count.load(Ordering::Relaxed);
+                        if n > 0 {
+                            observer.observe(n, &[stats.label.clone(), KeyValue::new("outcome", outcome)]);
+                        }
+                    }
+                }
+            })
+            .build();
         Metrics {
             sessions_active: meter
                 .i64_up_down_counter("wamp_sessions_active")
@@ -94,10 +157,8 @@ impl Metrics {
                 .build(),
             messages,
             _messages_instrument: messages_instrument,
-            calls: meter
-                .u64_counter("wamp_calls")
-                .with_description("Calls routed, by registered procedure (or other) and outcome (result or error)")
-                .build(),
+            procedures,
+            _calls_instrument: calls_instrument,
             call_duration: meter
                 .f64_histogram("wamp_call_duration")
                 .with_unit("s")
@@ -140,12 +201,16 @@ impl Metrics {
         }
     }
 
-    /// A call ended: `procedure` is the bounded label, `error` the URI when it failed.
-    pub fn call(&self, procedure: &str, seconds: f64, error: Option<&str>) {
-        let outcome = if error.is_some() { "error" } else { "result" };
-        let label = KeyValue::new("procedure", procedure.to_owned());
-        self.calls.add(1, &[label.clone(), KeyValue::new("outcome", outcome)]);
-        self.call_duration.record(seconds, &[label]);
+    /// The counters of procedure label `procedure` (a registration URI or `other`), for [`Metrics::call`].
+    pub fn procedure(&self, procedure: &str) -> Arc<ProcedureStats> {
+        self.procedures.get(procedure)
+    }
+
+    /// A call of `procedure` ended after `seconds`; `error` is the URI when it failed.
+    pub fn call(&self, procedure: &ProcedureStats, seconds: f64, error: Option<&str>) {
+        let count = if error.is_some() { &procedure.errors } else { &procedure.results };
+        count.fetch_add(1, Ordering::Relaxed);
+        self.call_duration.record(seconds, std::slice::from_ref(&procedure.label));
         if let Some(uri) = error {
             self.call_errors.add(1, &[KeyValue::new("error", self.error_labels.label(uri))]);
         }

@@ -22,7 +22,7 @@ use wamp::router::observe::{CallObservation, CallOutcome, CallStart, Observer, P
 use wamp::router::TransportInfo;
 use wamp::SessionId;
 
-use super::metrics::Metrics;
+use super::metrics::{Metrics, ProcedureStats};
 
 /// The label of calls to procedures nobody registered.
 pub const OTHER_PROCEDURE: &str = "other";
@@ -68,8 +68,11 @@ impl Observer for GatewayObserver {
                 .with_attributes(attributes)
                 .start_with_context(tracer, &parent(call.context))
         });
-        let label = call.registration.unwrap_or(OTHER_PROCEDURE).to_owned();
-        Some(Box::new(CallSpan { span, started: Instant::now(), label, metrics: self.metrics.clone() }))
+        let metrics = self.metrics.as_ref().map(|m| (m.clone(), m.procedure(call.registration.unwrap_or(OTHER_PROCEDURE))));
+        if span.is_none() && metrics.is_none() {
+            return None;
+        }
+        Some(Box::new(CallSpan { span, started: Instant::now(), metrics }))
     }
 
     fn publishing(
@@ -98,8 +101,8 @@ impl Observer for GatewayObserver {
 struct CallSpan {
     span: Option<Span>,
     started: Instant,
-    label: String,
-    metrics: Option<Arc<Metrics>>,
+    /// The instruments, and the counters of this call's procedure label.
+    metrics: Option<(Arc<Metrics>, Arc<ProcedureStats>)>,
 }
 
 impl CallObservation for CallSpan {
@@ -120,8 +123,8 @@ impl CallObservation for CallSpan {
             }
             span.end();
         }
-        if let Some(m) = &self.metrics {
-            m.call(&self.label, self.started.elapsed().as_secs_f64(), error);
+        if let Some((m, procedure)) = &self.metrics {
+            m.call(procedure, self.started.elapsed().as_secs_f64(), error);
         }
     }
 }
