@@ -186,10 +186,16 @@ fn close_kind(reason: &CloseReason) -> CloseKind {
 
 impl<W: Wire> Connection<W> {
     /// Serves the connection to its end. Never panics on peer input.
-    pub async fn run(mut self) {
-        info!("connection opened");
-        let ending = self.serve().await;
-        self.finish(ending).await;
+    ///
+    /// The future is what an idle connection's task holds, so it is kept small: a plain `async fn`
+    /// would keep two copies of `self` (the argument and its binding), and the closing sequence,
+    /// which runs once, is boxed instead of sitting beside `serve`'s state.
+    pub fn run(mut self) -> impl std::future::Future<Output = ()> {
+        async move {
+            info!("connection opened");
+            let ending = self.serve().await;
+            Box::pin(self.finish(ending)).await;
+        }
     }
 
     async fn serve(&mut self) -> Ending {
@@ -235,7 +241,7 @@ impl<W: Wire> Connection<W> {
                         warn!("closing a slow consumer");
                         return Ending::close(None, close_kind(&reason), reason.describe());
                     }
-                    OutEvent::Close(reason) => match self.begin_close(reason).await {
+                    OutEvent::Close(reason) => match Box::pin(self.begin_close(reason)).await {
                         Ok(c) => closing = Some(c),
                         Err(ending) => return ending,
                     },
@@ -260,7 +266,7 @@ impl<W: Wire> Connection<W> {
                         return Ending::close(None, CloseKind::Away, CloseReason::Shutdown.describe());
                     }
                     // Joined: the same as the router's own shutdown order (whichever comes first).
-                    match self.begin_close(CloseReason::Shutdown).await {
+                    match Box::pin(self.begin_close(CloseReason::Shutdown)).await {
                         Ok(c) => closing = Some(c),
                         Err(ending) => return ending,
                     }

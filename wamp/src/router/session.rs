@@ -131,14 +131,19 @@ impl Session {
     pub async fn handle(&mut self, msg: Message) -> Flow {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Connected => match msg {
-                Message::Hello { realm, details } => self.hello(realm, details).await,
+                // Boxed, like every once-per-session or rare await below: an idle session's task holds the
+                // largest state of this future, so the common path must stay small.
+                Message::Hello { realm, details } => Box::pin(self.hello(realm, details)).await,
                 other => self.violation(format!("{} received before HELLO", other.name())),
             },
             State::Authenticating { realm, hello, id, pending } => match msg {
                 // One AUTHENTICATE per session: a failed one ends the session (see `auth_step`).
                 Message::Authenticate { signature, extra } => {
-                    let step = self.authenticator.authenticate(pending, &signature, &extra).await;
-                    self.auth_step(realm, hello, id, step)
+                    Box::pin(async move {
+                        let step = self.authenticator.authenticate(pending, &signature, &extra).await;
+                        self.auth_step(realm, hello, id, step)
+                    })
+                    .await
                 }
                 other => self.violation(format!("{} received while authenticating", other.name())),
             },
@@ -264,7 +269,7 @@ impl Session {
         let details = realm.session_details(id)?;
         let args = vec![Value::Dict(details), uri.into(), action.name().into(), Value::Dict(options.clone())];
         let caller = self.router.internal_caller(realm.name());
-        let decision = match caller.call(&authorizer, Payload::args(args), AUTHORIZER_TIMEOUT).await {
+        let decision = match Box::pin(caller.call(&authorizer, Payload::args(args), AUTHORIZER_TIMEOUT)).await {
             Ok(payload) => parse_decision(payload),
             Err(err) => {
                 tracing::warn!(authorizer = %authorizer, cause = %err, "dynamic authorizer failed; denying");
