@@ -190,6 +190,7 @@ impl<W: Wire> Connection<W> {
     /// The future is what an idle connection's task holds, so it is kept small: a plain `async fn`
     /// would keep two copies of `self` (the argument and its binding), and the closing sequence,
     /// which runs once, is boxed instead of sitting beside `serve`'s state.
+    #[allow(clippy::manual_async_fn)] // deliberate: see above
     pub fn run(mut self) -> impl std::future::Future<Output = ()> {
         async move {
             info!("connection opened");

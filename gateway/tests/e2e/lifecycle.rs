@@ -61,3 +61,35 @@ async fn the_drain_is_bounded() {
     tokio::time::timeout(PATIENCE, app.stopped).await.expect("stops in time").expect("task ok").expect("clean");
     assert!(started.elapsed() < Duration::from_secs(3), "stopped after {:?}", started.elapsed());
 }
+
+/// RFC 6455 §7.1.1: once the close handshake is done the server closes TCP first; a client keeps
+/// its side open waiting for that (autobahn-python for up to a second).
+#[tokio::test]
+async fn the_router_ends_tcp_after_the_close_handshake() {
+    use futures_util::SinkExt;
+    use tokio::io::AsyncReadExt;
+    use tokio_tungstenite::MaybeTlsStream;
+
+    let app = spawn_with("").await;
+    for initiator in ["router", "client"] {
+        let mut ws = connect_json(&app.url()).await;
+        join(&mut ws, "realm1").await;
+        send_json(&mut ws, json!([6, {}, "wamp.close.goodbye_and_out"])).await;
+        assert_eq!(recv_json(&mut ws).await[0], 6, "GOODBYE answered");
+        if initiator == "client" {
+            // Close before the router does; its close frame is the answer.
+            ws.close(None).await.expect("close frame sent");
+        }
+        assert_eq!(code(&recv_close(&mut ws).await), Some(1000), "{initiator}: close frame");
+        // tungstenite queued its answer to the router's close frame; send it, keep TCP open.
+        let _ = ws.flush().await;
+        let MaybeTlsStream::Plain(tcp) = ws.get_mut() else { panic!("plain TCP") };
+        let mut rest = Vec::new();
+        // Not a speed target: without the router's FIN, TCP stays open until actix's client
+        // disconnect timer (1 s) fires or the client gives up; with it, the end comes at once.
+        let read = tokio::time::timeout(Duration::from_millis(500), tcp.read_to_end(&mut rest)).await;
+        let read = read.unwrap_or_else(|_| panic!("{initiator}: the router kept TCP open after the close handshake"));
+        assert!(read.is_ok(), "{initiator}: {read:?}");
+        assert!(rest.is_empty(), "{initiator}: nothing follows the close frame, got {rest:?}");
+    }
+}

@@ -11,6 +11,7 @@
 
 pub mod frames;
 pub mod negotiate;
+pub mod socket;
 pub mod wire;
 
 use std::any::Any;
@@ -29,6 +30,7 @@ use crate::lifecycle::Lifecycle;
 use crate::telemetry::{self, Telemetry};
 use crate::transport::connection::{Connection, Timing};
 use crate::transport::tls::{self, TlsServer};
+use socket::SocketHandle;
 use wire::WsWire;
 
 /// A websocket transport's settings in the form the connection uses (validated beforehand).
@@ -85,7 +87,10 @@ pub fn server(
     })
         // Signals are the application's business: it drains sessions before stopping servers.
         .disable_signals()
-        .on_connect(remember_client_cert);
+        .on_connect(|connection, data| {
+            remember_client_cert(connection, data);
+            SocketHandle::remember(connection, data);
+        });
     let server = match tls {
         Some(tls) => server.listen_rustls_0_23(listener, tls.config().as_ref().clone())?,
         None => server.listen(listener)?,
@@ -134,7 +139,7 @@ async fn upgrade(req: HttpRequest, body: web::Payload, endpoint: web::Data<Endpo
     };
     let (session, outbox) = endpoint.router.open_session(transport, endpoint.authenticator.clone());
     let connection = Connection {
-        wire: WsWire::new(ws, inbound, serializer, options.max_message_size),
+        wire: WsWire::new(ws, inbound, serializer, options.max_message_size, req.conn_data::<SocketHandle>().copied()),
         session,
         outbox,
         serializer,

@@ -8,6 +8,7 @@ use tracing::warn;
 use wamp::Serializer;
 
 use super::frames::{close_reason, Assembler, FrameError, Inbound};
+use super::socket::SocketHandle;
 use crate::transport::connection::{Broken, CloseKind, Received, Timing, Wire, WriteError};
 
 /// The actix-ws halves of one connection, and the reassembly of fragmented messages.
@@ -18,18 +19,27 @@ pub struct WsWire {
     /// Whether the serializer's messages travel in binary frames (text frames otherwise).
     binary: bool,
     limit: usize,
+    /// The connection's socket, to end TCP after the close handshake (see [`SocketHandle`]).
+    socket: Option<SocketHandle>,
 }
 
 impl WsWire {
     /// `limit` is the largest inbound message; the codec refuses single frames over it before
     /// buffering them, and the assembler applies it to fragmented messages.
-    pub fn new(ws: actix_ws::Session, inbound: MessageStream, serializer: Serializer, limit: usize) -> WsWire {
+    pub fn new(
+        ws: actix_ws::Session,
+        inbound: MessageStream,
+        serializer: Serializer,
+        limit: usize,
+        socket: Option<SocketHandle>,
+    ) -> WsWire {
         WsWire {
             ws,
             inbound: inbound.max_frame_size(limit),
             frames: Assembler::new(limit),
             binary: serializer.is_binary(),
             limit,
+            socket,
         }
     }
 
@@ -116,16 +126,24 @@ impl Wire for WsWire {
             return;
         };
         let reason = close_reason(close_code(kind), &description);
-        if timeout(timing.pong_timeout, self.ws.clone().close(Some(reason))).await.is_err() || !linger {
-            return;
-        }
-        let _ = timeout(timing.close_grace, async {
-            while let Some(Ok(frame)) = self.inbound.recv().await {
-                if matches!(frame, actix_ws::Message::Close(_)) {
-                    break;
+        let sent = timeout(timing.pong_timeout, self.ws.clone().close(Some(reason))).await.is_ok();
+        if sent && linger {
+            let _ = timeout(timing.close_grace, async {
+                while let Some(Ok(frame)) = self.inbound.recv().await {
+                    if matches!(frame, actix_ws::Message::Close(_)) {
+                        break;
+                    }
                 }
+            })
+            .await;
+        }
+        if let Some(socket) = self.socket {
+            // The close frame is queued for actix's dispatcher, which runs on this thread: let it
+            // write the frame out before the FIN goes after it.
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
             }
-        })
-        .await;
+            socket.shutdown_write();
+        }
     }
 }
