@@ -11,6 +11,9 @@
 //! a cursor (a portal / a `REF CURSOR`), and a queue whose entries appear on commit (a table plus
 //! a settled-transaction horizon / Advanced Queuing with `ON_COMMIT` visibility).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wamp::router::observe::TraceContext;
@@ -59,6 +62,9 @@ pub trait RowSink {
     fn push(&mut self, rows: Rows) -> Result<(), Stopped>;
 }
 
+/// A call running as non-blocking I/O on the async runtime: every row, or the failure.
+pub type AsyncCall = Pin<Box<dyn Future<Output = Result<Rows, CallError>> + Send + 'static>>;
+
 /// Runs calls. Shared by the executor's threads.
 pub trait Database: Send + Sync + 'static {
     /// The OpenTelemetry `db.system` of this database (`postgresql`, `oracle`).
@@ -76,6 +82,15 @@ pub trait Database: Send + Sync + 'static {
     /// Statements run with `cancel` armed; a canceled statement returns [`CallError::Canceled`]
     /// and leaves the connection healthy for the pool.
     fn execute(&self, call: &BoundCall, ctx: &CallContext, cancel: &CancelSlot, sink: &mut dyn RowSink) -> Result<(), CallError>;
+
+    /// `call` as a future on the async runtime, for adapters whose driver has non-blocking I/O
+    /// (PostgreSQL, for calls outside a cursor); `None` runs it on a worker thread through
+    /// [`Database::execute`]. The same contract holds: one transaction, identity set, and when
+    /// `cancel` fires the statement is canceled and the future ends with [`CallError::Canceled`].
+    /// It must never block its thread.
+    fn execute_async(&self, _call: &BoundCall, _ctx: &CallContext, _cancel: &Arc<CancelSlot>) -> Option<AsyncCall> {
+        None
+    }
 }
 
 /// Reads the exposed procedures.

@@ -38,7 +38,7 @@ pub mod pump;
 pub mod results;
 pub mod status;
 
-pub use adapter::{CallContext, Caller, CatalogSource, Database, EventQueue, QueuedEvent, RowSink, Stopped};
+pub use adapter::{AsyncCall, CallContext, Caller, CatalogSource, Database, EventQueue, QueuedEvent, RowSink, Stopped};
 pub use bridge::{start, BridgeHandle, BridgeSpec, StartError};
 pub use callee::CallOptions;
 pub use catalog::{Catalog, Exposure, Param, ParamMode, Procedure, Returns, SqlType, Volatility};

@@ -6,25 +6,28 @@ use std::sync::Arc;
 use bridge::args::BoundCall;
 use bridge::cancel::{CancelSlot, Canceler};
 use bridge::results::Rows;
-use bridge::{CallContext, CallError, Database, RowSink};
+use bridge::{AsyncCall, CallContext, CallError, Database, RowSink};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{CancelToken, GenericClient, NoTls, Statement};
 
 use crate::decode::{supported, Cell};
 use crate::error::{classify, pool_failure};
+use crate::async_pool::AsyncPool;
 use crate::pool::{PgConn, PgPool};
 use crate::sql::{call_sql, cast_columns, context_call_sql, context_sql, quote_ident, to_text};
 
-/// Runs calls on pooled connections.
+/// Runs calls on pooled connections: one statement outside a cursor on the async path
+/// ([`AsyncPool`]), cursors and role switches on a worker thread ([`PgPool`]).
 pub struct PgDatabase {
     pool: PgPool,
+    async_pool: Arc<AsyncPool>,
     set_role: bool,
 }
 
 impl PgDatabase {
-    pub fn new(pool: PgPool, set_role: bool) -> Self {
-        PgDatabase { pool, set_role }
+    pub fn new(pool: PgPool, async_pool: Arc<AsyncPool>, set_role: bool) -> Self {
+        PgDatabase { pool, async_pool, set_role }
     }
 
     /// A pooled connection that answers: one idle for a while is pinged first, and a dead one is
@@ -54,7 +57,46 @@ struct PgCanceler(CancelToken);
 
 impl Canceler for PgCanceler {
     fn cancel(&self) -> Result<(), String> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // The blocking driver's cancel starts a runtime of its own, which must not happen on
+            // a runtime's thread (the bridge's shutdown cancels from one): send it from a thread.
+            let token = self.0.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = token.cancel_query(NoTls) {
+                    tracing::warn!(cause = %e, "cancel request failed");
+                }
+            });
+            return Ok(());
+        }
         self.0.cancel_query(NoTls).map_err(|e| e.to_string())
+    }
+}
+
+/// The async driver's cancel request, sent from the runtime (or a thread of its own outside one).
+struct AsyncCanceler(tokio_postgres::CancelToken);
+
+impl Canceler for AsyncCanceler {
+    fn cancel(&self) -> Result<(), String> {
+        let token = self.0.clone();
+        let send = async move {
+            if let Err(e) = token.cancel_query(tokio_postgres::NoTls).await {
+                tracing::warn!(cause = %e, "cancel request failed");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(send);
+            }
+            Err(_) => {
+                std::thread::spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        Ok(rt) => rt.block_on(send),
+                        Err(e) => tracing::warn!(cause = %e, "cancel request not sent"),
+                    }
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -66,6 +108,54 @@ impl Database for PgDatabase {
     /// Every function is called through `select` (see [`call_sql`]).
     fn operation(&self, _call: &BoundCall) -> &'static str {
         "SELECT"
+    }
+
+    /// A call outside a cursor and without `set_role`: one statement on the async path.
+    fn execute_async(&self, call: &BoundCall, ctx: &CallContext, cancel: &Arc<CancelSlot>) -> Option<AsyncCall> {
+        let streaming = ctx.stream_batch.is_some() && call.procedure.returns.is_set();
+        if streaming || self.set_role {
+            return None;
+        }
+        let (pool, call, cancel) = (self.async_pool.clone(), call.clone(), cancel.clone());
+        let context = context_values(ctx);
+        Some(Box::pin(async move {
+            let mut lease = pool.get().await.map_err(|e| CallError::Internal(format!("no database connection: {e}")))?;
+            let conn = lease.conn();
+            let _armed = cancel.arm(Box::new(AsyncCanceler(conn.client.cancel_token())));
+            let sql = context_call_sql(&call, call.procedure.read_only());
+            let texts: Vec<Option<String>> = call.args.iter().map(|a| to_text(&a.value)).collect();
+            let mut params: Vec<&(dyn ToSql + Sync)> = context.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+            params.extend(texts.iter().map(|t| t as &(dyn ToSql + Sync)));
+            let mut retried = false;
+            loop {
+                if cancel.is_canceled() {
+                    return Err(CallError::Canceled);
+                }
+                let outcome = async {
+                    let stmt = match conn.cached(&sql) {
+                        Some(stmt) => stmt,
+                        None => {
+                            let stmt = prepare_async(&conn.client, &sql).await.map_err(db)?;
+                            conn.remember(&sql, stmt.clone());
+                            stmt
+                        }
+                    };
+                    let rows = conn.client.query(&stmt, &params).await.map_err(db)?;
+                    rows_of(&call, &stmt, rows)
+                }
+                .await;
+                match outcome {
+                    Err(Stale) if !retried => {
+                        // See `execute`: refused before it ran, so running it again is safe.
+                        conn.forget_statements();
+                        retried = true;
+                    }
+                    Err(Stale) => return Err(CallError::Internal("a prepared statement went stale twice".into())),
+                    Err(Failed(e)) => return Err(e),
+                    Ok(rows) => return Ok(rows),
+                }
+            }
+        }))
     }
 
     fn execute(&self, call: &BoundCall, ctx: &CallContext, cancel: &CancelSlot, sink: &mut dyn RowSink) -> Result<(), CallError> {
@@ -200,6 +290,24 @@ fn decode_rows(stmt: &Statement, rows: Vec<postgres::Row>) -> Result<Vec<Vec<wam
                 .collect()
         })
         .collect()
+}
+
+/// Every row of a non-streamed call (none for a void function).
+fn rows_of(call: &BoundCall, stmt: &Statement, rows: Vec<postgres::Row>) -> Result<Rows, Failure> {
+    if call.procedure.returns == bridge::Returns::Void {
+        return Ok(Rows::default());
+    }
+    Ok(Rows { columns: column_names(stmt), rows: decode_rows(stmt, rows)? })
+}
+
+/// [`prepare`] on the async driver.
+async fn prepare_async(client: &tokio_postgres::Client, sql: &str) -> Result<Statement, postgres::Error> {
+    let stmt = client.prepare(sql).await?;
+    if stmt.columns().iter().all(|c| supported(c.type_())) {
+        return Ok(stmt);
+    }
+    let cols: Vec<(String, bool)> = stmt.columns().iter().map(|c| (c.name().to_owned(), !supported(c.type_()))).collect();
+    client.prepare(&cast_columns(sql, &cols)).await
 }
 
 /// Every row of a non-streamed call in one batch (none for a void function).

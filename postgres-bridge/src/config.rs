@@ -178,6 +178,11 @@ impl PostgresBridgeConfig {
         self.dsn.expose_secret().parse::<postgres::Config>().map_err(|e| ConfigError::Dsn(e.to_string()))
     }
 
+    /// The same settings for the async driver (calls outside a cursor).
+    pub fn async_config(&self) -> Result<tokio_postgres::Config, ConfigError> {
+        self.dsn.expose_secret().parse::<tokio_postgres::Config>().map_err(|e| ConfigError::Dsn(e.to_string()))
+    }
+
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
     }

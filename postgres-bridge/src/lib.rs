@@ -14,6 +14,7 @@
 //! - [`events`]: the outbox consumer (commit order, positions, purge); [`install`]: `pgsql/install.sql`.
 //! - [`error`]: adapter errors and the classification of PostgreSQL errors.
 
+pub mod async_pool;
 pub mod call;
 pub mod catalog;
 pub mod config;
@@ -57,6 +58,8 @@ pub async fn start_monitored(config: &PostgresBridgeConfig, router: &Arc<Router>
     let mut pool_pg = pg.clone();
     pool_pg.application_name(&label("call"));
     let pool = pool::build(pool_pg, config.pool_size);
+    let mut async_pg = config.async_config()?;
+    async_pg.application_name(&label("call"));
     let exposures: Vec<Exposure> =
         config.expose.iter().map(|e| Exposure { schema: e.schema.clone(), prefix: e.prefix.clone() }).collect();
     let schemas = exposures.iter().map(|e| e.schema.clone()).collect();
@@ -66,7 +69,7 @@ pub async fn start_monitored(config: &PostgresBridgeConfig, router: &Arc<Router>
         authid: format!("bridge:postgres:{}", config.consumer),
         authrole: config.authrole.clone(),
         exposures,
-        database: Arc::new(call::PgDatabase::new(pool, config.set_role)),
+        database: Arc::new(call::PgDatabase::new(pool, async_pool::AsyncPool::new(async_pg), config.set_role)),
         catalog: catalog::PgCatalog::new(pg.clone(), &label("catalog"), schemas),
         catalog_poll: config.catalog_poll(),
         events: events::PgEvents::new(pg, &label("events"), config.consumer.clone()),

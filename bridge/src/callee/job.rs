@@ -14,7 +14,7 @@ use wamp::monitor::DbOutcome;
 use tokio::sync::mpsc;
 use wamp::{Payload, RequestId, Value};
 
-use crate::adapter::{CallContext, Database, RowSink, Stopped};
+use crate::adapter::{AsyncCall, CallContext, Database, RowSink, Stopped};
 use crate::args::BoundCall;
 use crate::cancel::CancelSlot;
 use crate::catalog::Returns;
@@ -139,6 +139,38 @@ pub(crate) fn run<D: Database>(db: &D, job: Job, tx: mpsc::Sender<Reply>, report
         end_db_span(span, outcome.as_ref().err().map(|e| e.to_wamp(0).uri).as_deref());
     }
     sink.finish(outcome);
+}
+
+/// Runs one call's future (see [`Database::execute_async`]) on the async runtime, reported as
+/// [`run`] reports a worker's call. `permit` is the call's share of the pool (taken by the caller).
+pub(crate) async fn run_async(names: (&'static str, &'static str), job: Job, call: AsyncCall, tx: mpsc::Sender<Reply>, reporting: &Reporting) {
+    let Job { request, uri, call: bound, ctx, cancel, queued } = job;
+    let monitor = &reporting.monitoring.monitor;
+    monitor.pool_wait(queued.elapsed());
+    if cancel.is_canceled() {
+        let _ = tx.send(Reply::Failed(request, CallError::Canceled)).await;
+        return;
+    }
+    let span = reporting.monitoring.tracer.as_ref().map(|tracer| {
+        let procedure = format!("{}.{}", bound.procedure.schema, bound.procedure.name);
+        let named = DbCall { system: names.0, operation: names.1, procedure: &procedure, uri: &uri };
+        db_span(tracer, &named, ctx.trace.as_ref())
+    });
+    reporting.pool(1);
+    let started = Instant::now();
+    let outcome = call.await;
+    let elapsed = started.elapsed();
+    reporting.pool(-1);
+    monitor.db_call(&uri, elapsed, if outcome.is_ok() { DbOutcome::Ok } else { DbOutcome::Error });
+    if let Some(span) = span {
+        end_db_span(span, outcome.as_ref().err().map(|e| e.to_wamp(0).uri).as_deref());
+    }
+    let reply = match outcome {
+        Ok(rows) => Reply::Final(request, shape(&bound.procedure.returns, rows)),
+        Err(e) => Reply::Failed(request, e),
+    };
+    // The session may be gone (shutdown); then nobody waits for this reply.
+    let _ = tx.send(reply).await;
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wamp::message::code;
 use wamp::router::link::Link;
@@ -55,6 +55,11 @@ pub struct Callee<D: Database> {
     replies_rx: mpsc::Receiver<Reply>,
     stream_batch: usize,
     reporting: Arc<Reporting>,
+    /// The pool's share for calls on the async path (as many as worker threads), and how many
+    /// such calls may wait beyond it before new ones are refused (the executor's queue).
+    async_permits: Arc<Semaphore>,
+    async_calls: Arc<std::sync::atomic::AtomicUsize>,
+    async_limit: usize,
 }
 
 impl<D: Database> Callee<D> {
@@ -76,6 +81,9 @@ impl<D: Database> Callee<D> {
             replies_rx,
             stream_batch: options.stream_batch.max(1),
             reporting: Arc::new(Reporting::new(monitoring, options.threads.max(1))),
+            async_permits: Arc::new(Semaphore::new(options.threads.max(1))),
+            async_calls: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            async_limit: options.threads.max(1) + options.queue,
         })
     }
 
@@ -188,6 +196,9 @@ impl<D: Database> Callee<D> {
         };
         let ctx = context(&details, self.stream_batch);
         let slot = Arc::new(CancelSlot::new());
+        if let Some(future) = self.db.execute_async(&call, &ctx, &slot) {
+            return self.invoke_async(request, uri, call, ctx, slot, future).await;
+        }
         let (db, tx, reporting) = (self.db.clone(), self.replies_tx.clone(), self.reporting.clone());
         let job = Job { request, uri: uri.clone(), call, ctx, cancel: slot.clone(), queued: Instant::now() };
         let submitted = span.in_scope(|| self.executor.submit(move || job::run(&*db, job, tx, &reporting)));
@@ -198,6 +209,45 @@ impl<D: Database> Callee<D> {
             Err(e @ SubmitError::Full { .. }) => self.fail(request, &uri, CallError::Unavailable(e.to_string())).await,
             Err(e) => self.fail(request, &uri, CallError::Internal(e.to_string())).await,
         }
+    }
+
+    /// A call whose adapter runs it as a future: on a task of its own, holding one of the pool's
+    /// permits while it runs.
+    async fn invoke_async(
+        &mut self,
+        request: RequestId,
+        uri: String,
+        call: crate::args::BoundCall,
+        ctx: CallContext,
+        slot: Arc<CancelSlot>,
+        future: crate::adapter::AsyncCall,
+    ) {
+        use std::sync::atomic::Ordering;
+        if self.async_calls.fetch_add(1, Ordering::AcqRel) >= self.async_limit {
+            self.async_calls.fetch_sub(1, Ordering::AcqRel);
+            let threads = self.reporting.threads as usize;
+            let queue = self.async_limit - threads;
+            let e = CallError::Unavailable(format!(
+                "all {threads} database connections are busy and {queue} calls are already waiting"
+            ));
+            return self.fail(request, &uri, e).await;
+        }
+        let names = (self.db.system(), self.db.operation(&call));
+        let job = Job { request, uri: uri.clone(), call, ctx, cancel: slot.clone(), queued: Instant::now() };
+        let (permits, calls, tx, reporting) =
+            (self.async_permits.clone(), self.async_calls.clone(), self.replies_tx.clone(), self.reporting.clone());
+        let span = tracing::info_span!("call", procedure = %uri, invocation = %request);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                // The semaphore is never closed, so acquiring only waits.
+                let permit = permits.acquire_owned().await;
+                job::run_async(names, job, future, tx, &reporting).await;
+                drop(permit);
+                calls.fetch_sub(1, Ordering::AcqRel);
+            },
+            span,
+        ));
+        self.running.insert(request, (slot, uri));
     }
 
     async fn on_reply(&mut self, reply: Reply) {
