@@ -59,7 +59,7 @@ pub async fn start_monitored(config: &PostgresBridgeConfig, router: &Arc<Router>
     pool_pg.application_name(&label("call"));
     let pool = pool::build(pool_pg, config.pool_size);
     let mut async_pg = config.async_config()?;
-    async_pg.application_name(&label("call"));
+    async_pg.application_name(label("call"));
     let exposures: Vec<Exposure> =
         config.expose.iter().map(|e| Exposure { schema: e.schema.clone(), prefix: e.prefix.clone() }).collect();
     let schemas = exposures.iter().map(|e| e.schema.clone()).collect();
