@@ -46,6 +46,9 @@ impl TransportInfo {
         if let Some(s) = self.serializer {
             transport.insert("serializer".into(), s.name().into());
         }
+        if let Some(cn) = &self.client_cert_cn {
+            transport.insert("client_cert_cn".into(), cn.clone().into());
+        }
         transport
     }
 }
@@ -322,5 +325,25 @@ fn parse_decision(payload: Payload) -> Decision {
 impl Drop for Session {
     fn drop(&mut self) {
         self.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_details_name_the_verified_client_certificate() {
+        let mut t = TransportInfo {
+            kind: "websocket",
+            peer: "127.0.0.1:5000".into(),
+            serializer: Some(Serializer::Json),
+            outbound_queue: 8,
+            client_cert_cn: None,
+        };
+        assert_eq!(t.details().get("client_cert_cn"), None);
+        assert_eq!(t.details().get("serializer"), Some(&Value::from("json")));
+        t.client_cert_cn = Some("device-7".into());
+        assert_eq!(t.details().get("client_cert_cn"), Some(&Value::from("device-7")));
     }
 }
