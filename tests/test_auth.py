@@ -74,6 +74,16 @@ role = "user"
 type = "websocket"
 listen = "127.0.0.1:0"
 
+[[transports]]
+type = "websocket"
+listen = "127.0.0.1:0"
+[transports.auth.wampcra.users.bob]
+secret = "bob-secret"
+role = "user"
+[transports.auth.dynamic]
+authenticator = "com.example.authenticate"
+methods = ["ticket", "wampcra", "cryptosign"]
+
 [[realms]]
 name = "realm1"
 [[realms.roles]]
@@ -105,10 +115,10 @@ def carol_key() -> nacl.signing.SigningKey:
 
 @pytest.fixture
 def urls(gateway, carol_key, monkeypatch):
-    """The three transports' URLs of a gateway serving `CONFIG`."""
+    """The four transports' URLs of a gateway serving `CONFIG`."""
     monkeypatch.setenv("TEST_AUTH_ENVY_TICKET", "envy-from-the-environment")
     pubkey = carol_key.verify_key.encode().hex()
-    gw = gateway(CONFIG.format(carol_pubkey=pubkey, everything=_everything()), transports=3)
+    gw = gateway(CONFIG.format(carol_pubkey=pubkey, everything=_everything()), transports=4)
     return gw.urls
 
 
@@ -290,9 +300,22 @@ class Authenticator:
 
     def __init__(self):
         self.calls = []
+        # gina's cryptosign key, known only to this authenticator.
+        self.gina = nacl.signing.SigningKey.generate()
 
     def __call__(self, realm, authid, details):
         self.calls.append((realm, authid, details))
+        if details["authmethod"] == "wampcra":
+            if authid == "erin":
+                return {"role": "user", "secret": "erin-secret"}
+            if authid == "frank":
+                return {"role": "admin", "secret": "frank-secret", "salt": "pepper", "iterations": 50, "keylen": 32}
+            raise ApplicationError("com.example.unknown", f"no wampcra user {authid}")
+        if details["authmethod"] == "cryptosign":
+            gina_pub = self.gina.verify_key.encode().hex()
+            if authid == "gina" or details["authextra"].get("pubkey") == gina_pub:
+                return {"role": "user", "authid": "gina", "pubkey": gina_pub}
+            raise ApplicationError("com.example.unknown", "no such key")
         token = details["ticket"]
         if token == "zoe-token":
             return "user"
@@ -377,3 +400,55 @@ async def test_refusals_are_logged_but_secrets_never(gateway, client, carol_key,
     assert "refused: wrong ticket" in log and "alice" in log, "operators see who was refused"
     for secret in ["wrong-ticket-1", "wrong-secret-2", "zoe-token-3", "alice-secret", "envy-from-the-environment", "dave-secret"]:
         assert secret not in log, f"{secret!r} appears in the gateway's log"
+
+
+# -- dynamic wampcra and cryptosign (transport 3: methods = ticket, wampcra, cryptosign) ---------
+
+
+async def test_dynamic_wampcra_gets_the_secret_and_the_router_challenges(urls, client, dynamic):
+    c = await client(urls[3], auth=wampcra("erin", "erin-secret"))
+    assert_identity(c, "erin", "user", "wampcra", "dynamic")
+    [(realm, authid, details)] = dynamic.calls
+    assert (realm, authid, details["authmethod"]) == ("realm1", "erin", "wampcra")
+    assert "ticket" not in details and "secret" not in details
+    challenge = json.loads(c.challenges[0].extra["challenge"])
+    assert (challenge["authid"], challenge["authrole"], challenge["authprovider"]) == ("erin", "user", "dynamic")
+    err = await refused(client, urls[3], wampcra("erin", "not-erins-secret"))
+    assert err.reason == "wamp.error.authentication_failed"
+    assert_discreet(err, "erin-secret")
+
+
+async def test_dynamic_wampcra_with_a_salted_key(urls, client, dynamic):
+    c = await client(urls[3], auth=wampcra("frank", "frank-secret"))
+    assert_identity(c, "frank", "admin", "wampcra", "dynamic")
+    extra = c.challenges[0].extra
+    assert (extra["salt"], extra["iterations"], extra["keylen"]) == ("pepper", 50, 32)
+
+
+async def test_dynamic_wampcra_refusal_and_static_users_first(urls, client, dynamic):
+    err = await refused(client, urls[3], wampcra("mallory", "guess"))
+    assert err.reason == "wamp.error.authentication_failed"
+    assert_discreet(err, "no wampcra user")
+    calls = len(dynamic.calls)
+    c = await client(urls[3], auth=wampcra("bob", "bob-secret"))
+    assert_identity(c, "bob", "user", "wampcra", "static")
+    assert len(dynamic.calls) == calls, "a static user is not asked about"
+
+
+async def test_dynamic_cryptosign_by_authid_or_by_key(urls, client, dynamic):
+    gina = privkey_hex(dynamic.gina)
+    c = await client(urls[3], auth=cryptosign(gina, "gina"))
+    assert_identity(c, "gina", "user", "cryptosign", "dynamic")
+    assert dynamic.calls[-1][2]["authextra"]["pubkey"] == dynamic.gina.verify_key.encode().hex()
+    by_key = await client(urls[3], auth=cryptosign(gina))
+    assert_identity(by_key, "gina", "user", "cryptosign", "dynamic")
+    # Another key claiming gina: the authenticator names gina's key, the signature cannot match.
+    err = await refused(client, urls[3], cryptosign(bytes(nacl.signing.SigningKey.generate()).hex(), "gina"))
+    assert err.reason == "wamp.error.authentication_failed"
+
+
+async def test_methods_the_dynamic_authenticator_does_not_list_are_static_only(urls, client, dynamic):
+    # Transport 0's authenticator answers for tickets only (the default).
+    err = await refused(client, urls[0], wampcra("erin", "erin-secret"))
+    assert err.reason == "wamp.error.no_such_principal"
+    assert dynamic.calls == []

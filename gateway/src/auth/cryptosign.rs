@@ -51,21 +51,17 @@ impl Cryptosign {
         Cryptosign { principals, owners }
     }
 
-    pub fn hello(&self, hello: &Hello<'_>) -> AuthStep {
-        if !matches!(hello.authextra.get("channel_binding"), None | Some(Value::Null)) {
-            tracing::info!(authmethod = "cryptosign", authid = hello.authid, "refused: channel binding requested");
-            return outcome::failed();
+    /// Whether HELLO names one of the configured principals (by authid, or without one by key).
+    pub fn knows(&self, hello: &Hello<'_>) -> bool {
+        match (hello.authid, hello_key(hello)) {
+            (Some(authid), _) => self.principals.contains_key(authid),
+            (None, Ok(Some(key))) => self.owners.contains_key(&key.to_bytes()),
+            (None, _) => false,
         }
-        let pubkey = match hello.authextra.get("pubkey") {
-            None => None,
-            Some(v) => match v.as_str().map(parse_public_key) {
-                Some(Ok(key)) => Some(key),
-                _ => {
-                    tracing::info!(authmethod = "cryptosign", authid = hello.authid, "refused: malformed pubkey");
-                    return outcome::failed();
-                }
-            },
-        };
+    }
+
+    pub fn hello(&self, hello: &Hello<'_>) -> AuthStep {
+        let Ok(pubkey) = hello_key(hello) else { return outcome::failed() };
         let authid = match (hello.authid, &pubkey) {
             (Some(authid), _) => Some(authid),
             (None, Some(key)) => self.owners.get(&key.to_bytes()).map(String::as_str),
@@ -81,10 +77,7 @@ impl Cryptosign {
             Some(key) => principal.keys.iter().filter(|k| **k == key).copied().collect(),
             None => principal.keys.clone(),
         };
-        let challenge: [u8; 32] = rand::random();
-        let mut extra = Dict::new();
-        extra.insert("challenge".into(), hex::encode(challenge).into());
-        extra.insert("channel_binding".into(), Value::Null);
+        let (challenge, extra) = new_challenge();
         let pending = Pending { authid: authid.clone(), challenge, candidates };
         outcome::challenge("cryptosign", extra, Exchange::Cryptosign(pending))
     }
@@ -98,6 +91,38 @@ impl Cryptosign {
             outcome::failed()
         }
     }
+}
+
+/// HELLO asked for something cryptosign here refuses (channel binding, a malformed key).
+#[derive(Debug)]
+pub struct Unacceptable;
+
+/// The key HELLO's `authextra.pubkey` names, if any; [`Unacceptable`] (refuse with
+/// `authentication_failed`) for channel binding and malformed keys.
+pub fn hello_key(hello: &Hello<'_>) -> Result<Option<VerifyingKey>, Unacceptable> {
+    if !matches!(hello.authextra.get("channel_binding"), None | Some(Value::Null)) {
+        tracing::info!(authmethod = "cryptosign", authid = hello.authid, "refused: channel binding requested");
+        return Err(Unacceptable);
+    }
+    match hello.authextra.get("pubkey") {
+        None => Ok(None),
+        Some(v) => match v.as_str().map(parse_public_key) {
+            Some(Ok(key)) => Ok(Some(key)),
+            _ => {
+                tracing::info!(authmethod = "cryptosign", authid = hello.authid, "refused: malformed pubkey");
+                Err(Unacceptable)
+            }
+        },
+    }
+}
+
+/// 32 random bytes to sign, and the CHALLENGE extra carrying them.
+pub fn new_challenge() -> ([u8; 32], Dict) {
+    let challenge: [u8; 32] = rand::random();
+    let mut extra = Dict::new();
+    extra.insert("challenge".into(), hex::encode(challenge).into());
+    extra.insert("channel_binding".into(), Value::Null);
+    (challenge, extra)
 }
 
 /// Whether `signature_hex` — hex of a 64-byte signature followed by the 32-byte challenge (or

@@ -1,7 +1,10 @@
-//! The dynamic authenticator: a WAMP procedure decides, like Crossbar's dynamic WAMP-Ticket.
+//! The dynamic authenticator: a WAMP procedure decides, like Crossbar's dynamic authenticators.
 //!
-//! A client asks for it by offering `ticket` (and gets it whenever its authid is not one of the
-//! transport's static ticket principals). The exchange:
+//! It answers for the methods in `[transports.auth.dynamic] methods` (default `["ticket"]`),
+//! for every authid that is not one of that method's static principals.
+//!
+//! ## `ticket`
+//! A client asks for it by offering `ticket`. The exchange:
 //!
 //! 1. HELLO → CHALLENGE `ticket` with an empty extra; nothing is called yet.
 //! 2. AUTHENTICATE → the procedure is called, in the realm of HELLO, through the router's
@@ -21,6 +24,20 @@
 //! it), no answer within [`TIMEOUT`], or an answer of another shape ends the join with ABORT
 //! `wamp.error.authentication_failed`; the client learns nothing more. The ticket is never
 //! logged.
+//!
+//! ## `wampcra` and `cryptosign`
+//! The procedure is called at HELLO, with the same arguments (`details.authmethod` names the
+//! method; for cryptosign `details.authextra.pubkey` is the client's key), and returns the
+//! principal as a dict — `role`, and optionally `authid`, `realm`, `extra` as above — plus:
+//! - wampcra: `secret`, and for a salted key `salt` (with `iterations`, default 1000, and
+//!   `keylen`, default 32); the router then sends the WAMP-CRA challenge (`authprovider`
+//!   `dynamic` in its text) and checks the signature itself;
+//! - cryptosign: `pubkey` (hex) or `authorized_keys` (a list of them); the router sends the
+//!   challenge and checks the signature against those keys (only against HELLO's key when the
+//!   client named one).
+//!
+//! WELCOME says the method and `authprovider = "dynamic"`. Refusals are as for tickets; the
+//! secret is never logged.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,14 +46,17 @@ use wamp::router::caller::CallError;
 use wamp::router::{AuthStep, Identity, Router};
 use wamp::{Dict, Payload, Value};
 
-use super::{outcome, Exchange, Hello};
-use crate::config::auth::DynamicAuth;
+use ed25519_dalek::VerifyingKey;
+
+use super::{cryptosign, outcome, secrets_equal, wampcra, Exchange, Hello, Method};
+use crate::config::auth::{parse_public_key, DynamicAuth, Secret, DEFAULT_ITERATIONS, DEFAULT_KEYLEN};
 
 /// How long the authenticator procedure may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Dynamic {
     procedure: String,
+    methods: Vec<Method>,
 }
 
 /// What the call needs, gathered at HELLO.
@@ -45,6 +65,20 @@ pub struct Pending {
     realm: String,
     authid: Option<String>,
     details: Dict,
+}
+
+/// A dynamic principal's WAMP-CRA challenge, to be signed with its key.
+pub struct CraPending {
+    identity: Identity,
+    key: Secret,
+    challenge: String,
+}
+
+/// A dynamic principal's cryptosign challenge and the keys that may answer it.
+pub struct SignPending {
+    identity: Identity,
+    challenge: [u8; 32],
+    candidates: Vec<VerifyingKey>,
 }
 
 /// What the procedure decided.
@@ -58,39 +92,156 @@ pub struct Principal {
 
 impl Dynamic {
     pub fn new(config: &DynamicAuth) -> Dynamic {
-        Dynamic { procedure: config.authenticator.clone() }
+        let methods = config.methods.iter().filter_map(|m| Method::from_name(m)).collect();
+        Dynamic { procedure: config.authenticator.clone(), methods }
     }
 
-    pub fn hello(&self, hello: &Hello<'_>) -> AuthStep {
+    /// Whether it answers for `method`.
+    pub fn handles(&self, method: Method) -> bool {
+        self.methods.contains(&method)
+    }
+
+    /// What the procedure is told about the client (`ticket` adds the ticket later).
+    fn pending(hello: &Hello<'_>, authmethod: &str) -> Pending {
         let text = |v: Option<&str>| v.map_or(Value::Null, Value::from);
         let mut details = Dict::new();
-        details.insert("authmethod".into(), "ticket".into());
+        details.insert("authmethod".into(), authmethod.into());
         details.insert("authid".into(), text(hello.authid));
         details.insert("authrole".into(), text(hello.authrole));
         details.insert("authextra".into(), hello.authextra.clone().into());
         details.insert("session".into(), hello.ctx.session.into());
         details.insert("transport".into(), hello.ctx.transport.details().into());
-        let pending = Pending {
+        Pending {
             router: hello.ctx.router.clone(),
             realm: hello.realm.to_owned(),
             authid: hello.authid.map(str::to_owned),
             details,
-        };
-        outcome::challenge("ticket", Dict::new(), Exchange::Dynamic(pending))
+        }
+    }
+
+    pub fn hello(&self, hello: &Hello<'_>) -> AuthStep {
+        outcome::challenge("ticket", Dict::new(), Exchange::Dynamic(Dynamic::pending(hello, "ticket")))
     }
 
     pub async fn verify(&self, pending: Pending, ticket: &str) -> AuthStep {
-        let Pending { router, realm, authid, mut details } = pending;
-        details.insert("ticket".into(), ticket.into());
+        let mut pending = pending;
+        pending.details.insert("ticket".into(), ticket.into());
+        match self.ask(pending, "ticket").await {
+            Ok((identity, _)) => AuthStep::Welcome(identity),
+            Err(refused) => refused,
+        }
+    }
+
+    /// WAMP-CRA for a principal the procedure knows: it returns the secret, we challenge.
+    pub async fn hello_wampcra(&self, hello: &Hello<'_>) -> AuthStep {
+        let session = hello.ctx.session;
+        let (identity, mut rest) = match self.ask(Dynamic::pending(hello, "wampcra"), "wampcra").await {
+            Ok(answer) => answer,
+            Err(refused) => return refused,
+        };
+        let secret = match rest.shift_remove("secret") {
+            Some(Value::Str(s)) if !s.is_empty() => s,
+            _ => return self.bad_answer(&identity.authid, "no \"secret\" for wampcra"),
+        };
+        let salt = match rest.shift_remove("salt") {
+            None | Some(Value::Null) => None,
+            Some(Value::Str(s)) if !s.is_empty() => Some(s),
+            Some(_) => return self.bad_answer(&identity.authid, "a \"salt\" that is not a string"),
+        };
+        let number = |v: Option<Value>, default: u32| match v {
+            None | Some(Value::Null) => Some(default),
+            Some(v) => v.as_u64().filter(|n| (1..=10_000_000).contains(n)).map(|n| n as u32),
+        };
+        let mut extra = Dict::new();
+        let key = match salt {
+            None => Secret::new(secret),
+            Some(salt) => {
+                let (Some(iterations), Some(keylen)) =
+                    (number(rest.shift_remove("iterations"), DEFAULT_ITERATIONS), number(rest.shift_remove("keylen"), DEFAULT_KEYLEN))
+                else {
+                    return self.bad_answer(&identity.authid, "\"iterations\" or \"keylen\" out of range");
+                };
+                let s = salt.clone();
+                // PBKDF2 with as many iterations as the procedure said: not on the async threads.
+                let derived = tokio::task::spawn_blocking(move || {
+                    wampcra::derive_key(secret.as_bytes(), s.as_bytes(), iterations, keylen)
+                })
+                .await;
+                let Ok(derived) = derived else { return outcome::failed() };
+                extra.insert("salt".into(), salt.into());
+                extra.insert("iterations".into(), u64::from(iterations).into());
+                extra.insert("keylen".into(), u64::from(keylen).into());
+                Secret::new(derived)
+            }
+        };
+        let challenge = wampcra::new_challenge(&identity.authid, &identity.authrole, "dynamic", session);
+        extra.insert("challenge".into(), challenge.clone().into());
+        outcome::challenge("wampcra", extra, Exchange::DynamicWampCra(CraPending { identity, key, challenge }))
+    }
+
+    pub fn verify_wampcra(&self, pending: CraPending, signature: &str) -> AuthStep {
+        let expected = wampcra::sign(pending.key.expose().as_bytes(), &pending.challenge);
+        if secrets_equal(expected.as_bytes(), signature.as_bytes()) {
+            AuthStep::Welcome(pending.identity)
+        } else {
+            tracing::info!(authmethod = "wampcra", authid = %pending.identity.authid, "refused: wrong signature (dynamic)");
+            outcome::failed()
+        }
+    }
+
+    /// Cryptosign for a principal the procedure knows: it returns the keys, we challenge.
+    pub async fn hello_cryptosign(&self, hello: &Hello<'_>) -> AuthStep {
+        let Ok(hello_key) = cryptosign::hello_key(hello) else { return outcome::failed() };
+        let (identity, mut rest) = match self.ask(Dynamic::pending(hello, "cryptosign"), "cryptosign").await {
+            Ok(answer) => answer,
+            Err(refused) => return refused,
+        };
+        let texts: Vec<Value> = match (rest.shift_remove("pubkey"), rest.shift_remove("authorized_keys")) {
+            (Some(Value::Str(k)), None) => vec![Value::Str(k)],
+            (None, Some(Value::List(keys))) => keys,
+            _ => return self.bad_answer(&identity.authid, "neither \"pubkey\" nor \"authorized_keys\" for cryptosign"),
+        };
+        let mut keys = Vec::with_capacity(texts.len());
+        for t in &texts {
+            match t.as_str().map(parse_public_key) {
+                Some(Ok(key)) => keys.push(key),
+                _ => return self.bad_answer(&identity.authid, "a key that is not 64 hex characters"),
+            }
+        }
+        let candidates = match hello_key {
+            Some(key) => keys.into_iter().filter(|k| *k == key).collect(),
+            None => keys,
+        };
+        let (challenge, extra) = cryptosign::new_challenge();
+        outcome::challenge("cryptosign", extra, Exchange::DynamicCryptosign(SignPending { identity, challenge, candidates }))
+    }
+
+    pub fn verify_cryptosign(&self, pending: SignPending, signature: &str) -> AuthStep {
+        if cryptosign::verify_signed_challenge(&pending.candidates, &pending.challenge, signature) {
+            AuthStep::Welcome(pending.identity)
+        } else {
+            tracing::info!(authmethod = "cryptosign", authid = %pending.identity.authid, "refused: bad signature or key (dynamic)");
+            outcome::failed()
+        }
+    }
+
+    fn bad_answer(&self, authid: &str, why: &str) -> AuthStep {
+        tracing::warn!(procedure = %self.procedure, authid, "dynamic authenticator answered {why}; refusing");
+        outcome::failed()
+    }
+
+    /// Calls the procedure; the identity it assigns, and the rest of its answer (a dict).
+    async fn ask(&self, pending: Pending, authmethod: &str) -> Result<(Identity, Dict), AuthStep> {
+        let Pending { router, realm, authid, details } = pending;
         let args = vec![realm.clone().into(), authid.clone().map_or(Value::Null, Value::from), details.into()];
         let caller = router.internal_caller(&realm);
         let procedure = self.procedure.as_str();
-        let principal = match caller.call(procedure, Payload::args(args), TIMEOUT).await {
-            Ok(payload) => match principal(payload) {
+        let (principal, rest) = match caller.call(procedure, Payload::args(args), TIMEOUT).await {
+            Ok(payload) => match principal_and_rest(payload) {
                 Ok(p) => p,
                 Err(why) => {
                     tracing::warn!(procedure, authid, "dynamic authenticator answered {why}; refusing");
-                    return outcome::failed();
+                    return Err(outcome::failed());
                 }
             },
             Err(CallError::Error { uri, .. }) => {
@@ -99,30 +250,36 @@ impl Dynamic {
                 } else {
                     tracing::info!(procedure, authid, error = %uri, "refused by the dynamic authenticator");
                 }
-                return outcome::failed();
+                return Err(outcome::failed());
             }
             Err(err) => {
                 tracing::warn!(procedure, authid, cause = %err, "dynamic authenticator failed; refusing");
-                return outcome::failed();
+                return Err(outcome::failed());
             }
         };
         let Some(authid) = principal.authid.or(authid) else {
             tracing::info!(procedure, "refused: the dynamic authenticator assigned no authid");
-            return outcome::no_such_principal();
+            return Err(outcome::no_such_principal());
         };
-        AuthStep::Welcome(Identity {
+        let identity = Identity {
             authid,
             authrole: principal.role,
-            authmethod: "ticket".into(),
+            authmethod: authmethod.into(),
             authprovider: "dynamic".into(),
             authextra: principal.extra,
             realm: principal.realm,
-        })
+        };
+        Ok((identity, rest))
     }
 }
 
 /// Reads the procedure's answer: its first positional result, a role or a principal dict.
 pub fn principal(payload: Payload) -> Result<Principal, String> {
+    principal_and_rest(payload).map(|(p, _)| p)
+}
+
+/// [`principal`], and the answer's other keys (a method's secret or keys).
+pub fn principal_and_rest(payload: Payload) -> Result<(Principal, Dict), String> {
     let first = payload.args.and_then(|a| a.into_iter().next());
     let mut d = match first {
         Some(Value::Str(role)) => Dict::from_iter([("role".to_owned(), Value::Str(role))]),
@@ -143,7 +300,7 @@ pub fn principal(payload: Payload) -> Result<Principal, String> {
         Some(Value::Dict(extra)) => extra,
         Some(other) => return Err(format!("a {} for \"extra\"", other.type_name())),
     };
-    Ok(Principal { role, authid, realm, extra })
+    Ok((Principal { role, authid, realm, extra }, d))
 }
 
 #[cfg(test)]

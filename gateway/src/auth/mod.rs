@@ -6,7 +6,8 @@
 //!   to it. A transport without any method gets [`Refuse`], so a forgotten `auth` section locks
 //!   the transport rather than opening it.
 //! - one file per method: [`anonymous`], [`ticket`], [`wampcra`], [`cryptosign`], [`dynamic`]
-//!   (tickets checked by a WAMP procedure; a client asks for it by offering `ticket`).
+//!   (a WAMP procedure that checks tickets, or gives the secret or keys of wampcra and
+//!   cryptosign principals the configuration does not list).
 //! - [`outcome`]: WELCOME, CHALLENGE and the ABORTs every method answers with.
 //!
 //! ## Failures
@@ -107,6 +108,8 @@ pub enum Exchange {
     WampCra(wampcra::Pending),
     Cryptosign(cryptosign::Pending),
     Dynamic(dynamic::Pending),
+    DynamicWampCra(dynamic::CraPending),
+    DynamicCryptosign(dynamic::SignPending),
 }
 
 /// The methods one transport accepts.
@@ -131,11 +134,12 @@ impl TransportAuth {
     }
 
     fn has(&self, method: Method) -> bool {
+        let dynamic = self.dynamic.as_ref().is_some_and(|d| d.handles(method));
         match method {
             Method::Anonymous => self.anonymous.is_some(),
-            Method::Ticket => self.ticket.is_some() || self.dynamic.is_some(),
-            Method::WampCra => self.wampcra.is_some(),
-            Method::Cryptosign => self.cryptosign.is_some(),
+            Method::Ticket => self.ticket.is_some() || dynamic,
+            Method::WampCra => self.wampcra.is_some() || dynamic,
+            Method::Cryptosign => self.cryptosign.is_some() || dynamic,
         }
     }
 
@@ -152,20 +156,30 @@ impl TransportAuth {
         offered.into_iter().filter_map(Method::from_name).find(|m| self.has(*m))
     }
 
-    fn start(&self, hello: &Hello<'_>, method: Method) -> AuthStep {
+    /// Static principals first; any other authid is the dynamic authenticator's when it answers
+    /// for the method.
+    async fn start(&self, hello: &Hello<'_>, method: Method) -> AuthStep {
+        let dynamic = self.dynamic.as_ref().filter(|d| d.handles(method));
         match method {
             Method::Anonymous => self.anonymous.as_ref().map_or_else(outcome::failed, |a| a.hello()),
-            Method::Ticket => {
-                // A static principal first; any other authid is the dynamic authenticator's.
-                match (&self.ticket, &self.dynamic) {
-                    (Some(t), _) if hello.authid.is_some_and(|id| t.knows(id)) => t.hello(hello),
-                    (_, Some(d)) => d.hello(hello),
-                    (Some(t), None) => t.hello(hello),
-                    (None, None) => outcome::failed(),
-                }
-            }
-            Method::WampCra => self.wampcra.as_ref().map_or_else(outcome::failed, |w| w.hello(hello)),
-            Method::Cryptosign => self.cryptosign.as_ref().map_or_else(outcome::failed, |c| c.hello(hello)),
+            Method::Ticket => match (&self.ticket, dynamic) {
+                (Some(t), _) if hello.authid.is_some_and(|id| t.knows(id)) => t.hello(hello),
+                (_, Some(d)) => d.hello(hello),
+                (Some(t), None) => t.hello(hello),
+                (None, None) => outcome::failed(),
+            },
+            Method::WampCra => match (&self.wampcra, dynamic) {
+                (Some(w), _) if hello.authid.is_some_and(|id| w.knows(id)) => w.hello(hello),
+                (_, Some(d)) => d.hello_wampcra(hello).await,
+                (Some(w), None) => w.hello(hello),
+                (None, None) => outcome::failed(),
+            },
+            Method::Cryptosign => match (&self.cryptosign, dynamic) {
+                (Some(c), _) if c.knows(hello) => c.hello(hello),
+                (_, Some(d)) => d.hello_cryptosign(hello).await,
+                (Some(c), None) => c.hello(hello),
+                (None, None) => outcome::failed(),
+            },
         }
     }
 }
@@ -184,11 +198,12 @@ impl Authenticator for TransportAuth {
         realm: &'a str,
         details: &'a Dict,
     ) -> BoxFuture<'a, AuthStep> {
-        let step = match self.select(details) {
-            Some(method) => self.start(&Hello::new(ctx, realm, details), method),
-            None => outcome::no_matching_method(),
-        };
-        Box::pin(std::future::ready(step))
+        Box::pin(async move {
+            match self.select(details) {
+                Some(method) => self.start(&Hello::new(ctx, realm, details), method).await,
+                None => outcome::no_matching_method(),
+            }
+        })
     }
 
     fn authenticate<'a>(&'a self, pending: Pending, signature: &'a str, _extra: &'a Dict) -> BoxFuture<'a, AuthStep> {
@@ -204,6 +219,12 @@ impl Authenticator for TransportAuth {
                     Some(d) => d.verify(p, signature).await,
                     None => outcome::failed(),
                 },
+                Exchange::DynamicWampCra(p) => {
+                    self.dynamic.as_ref().map_or_else(outcome::failed, |d| d.verify_wampcra(p, signature))
+                }
+                Exchange::DynamicCryptosign(p) => {
+                    self.dynamic.as_ref().map_or_else(outcome::failed, |d| d.verify_cryptosign(p, signature))
+                }
             }
         })
     }

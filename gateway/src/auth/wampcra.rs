@@ -50,13 +50,17 @@ impl WampCra {
         WampCra { users }
     }
 
+    /// Whether `authid` is one of the configured users.
+    pub fn knows(&self, authid: &str) -> bool {
+        self.users.contains_key(authid)
+    }
+
     pub fn hello(&self, hello: &Hello<'_>) -> AuthStep {
         let Some((authid, user)) = hello.authid.and_then(|id| self.users.get_key_value(id)) else {
             tracing::info!(authmethod = "wampcra", authid = hello.authid, "refused: unknown principal");
             return outcome::no_such_principal();
         };
-        let challenge =
-            challenge_text(authid, &user.role, hello.ctx.session, &nonce(), &timestamp(OffsetDateTime::now_utc()));
+        let challenge = new_challenge(authid, &user.role, "static", hello.ctx.session);
         let mut extra = Dict::new();
         extra.insert("challenge".into(), challenge.clone().into());
         if let Some(s) = &user.salted {
@@ -110,13 +114,25 @@ pub fn sign(key: &[u8], challenge: &str) -> String {
     BASE64.encode(mac.finalize().into_bytes())
 }
 
+/// A fresh challenge (new nonce, current time) for `authid` as `authrole`, from `provider`.
+pub fn new_challenge(authid: &str, authrole: &str, provider: &str, session: SessionId) -> String {
+    challenge_text(authid, authrole, provider, session, &nonce(), &timestamp(OffsetDateTime::now_utc()))
+}
+
 /// The JSON text of a challenge, keys in Crossbar's order.
-pub fn challenge_text(authid: &str, authrole: &str, session: SessionId, nonce: &str, timestamp: &str) -> String {
+pub fn challenge_text(
+    authid: &str,
+    authrole: &str,
+    provider: &str,
+    session: SessionId,
+    nonce: &str,
+    timestamp: &str,
+) -> String {
     serde_json::json!({
         "authid": authid,
         "authrole": authrole,
         "authmethod": "wampcra",
-        "authprovider": "static",
+        "authprovider": provider,
         "nonce": nonce,
         "timestamp": timestamp,
         "session": session.0,

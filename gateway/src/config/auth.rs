@@ -150,7 +150,21 @@ pub struct CryptosignPrincipal {
 pub struct DynamicAuth {
     /// The WAMP procedure that decides, called as `(realm, authid, details)` in the realm of HELLO.
     pub authenticator: String,
+    /// The methods it answers for, as Crossbar's dynamic authenticators do: `ticket` (it checks
+    /// the ticket), `wampcra` (it returns the principal's secret, the router runs the challenge),
+    /// `cryptosign` (it returns the principal's public keys, the router runs the challenge).
+    /// Static principals of a method are never asked about.
+    #[serde(default = "default_dynamic_methods")]
+    pub methods: Vec<String>,
 }
+
+/// The dynamic authenticator's methods when `methods` is not given: tickets only.
+pub fn default_dynamic_methods() -> Vec<String> {
+    vec!["ticket".into()]
+}
+
+/// The methods a dynamic authenticator can answer for.
+pub const DYNAMIC_METHODS: [&str; 3] = ["ticket", "wampcra", "cryptosign"];
 
 /// A secret string from the configuration. `Debug` and `Serialize` write `[redacted]`; equality
 /// is constant-time.
@@ -257,6 +271,17 @@ pub(super) fn check(key: &str, auth: Option<&AuthConfig>, settings: &Settings, r
                 format!("{key}.dynamic.authenticator"),
                 format!("\"{}\" is not a valid procedure URI", dynamic.authenticator),
             );
+        }
+        if dynamic.methods.is_empty() {
+            report.error(format!("{key}.dynamic.methods"), "must name at least one method");
+        }
+        for (i, m) in dynamic.methods.iter().enumerate() {
+            if !DYNAMIC_METHODS.contains(&m.as_str()) {
+                report.error(
+                    format!("{key}.dynamic.methods[{i}]"),
+                    format!("\"{m}\" is none of {}", DYNAMIC_METHODS.join(", ")),
+                );
+            }
         }
     }
 }
@@ -449,6 +474,16 @@ mod tests {
         let r = report("[transports.auth.dynamic]\nauthenticator = \"not a uri\"\n");
         assert_eq!(keys(&r.errors).len(), 1);
         assert!(r.errors[0].key == "transports[0].auth.dynamic.authenticator", "{:?}", r.errors);
+    }
+
+    #[test]
+    fn a_dynamic_authenticator_answers_for_known_methods_only() {
+        let ok = report("[transports.auth.dynamic]\nauthenticator = \"com.example.auth\"\nmethods = [\"wampcra\", \"cryptosign\"]\n");
+        assert!(ok.errors.is_empty(), "{:?}", ok.errors);
+        let r = report("[transports.auth.dynamic]\nauthenticator = \"com.example.auth\"\nmethods = [\"ticket\", \"kerberos\"]\n");
+        assert_eq!(keys(&r.errors), ["transports[0].auth.dynamic.methods[1]: \"kerberos\" is none of ticket, wampcra, cryptosign"]);
+        let empty = report("[transports.auth.dynamic]\nauthenticator = \"com.example.auth\"\nmethods = []\n");
+        assert_eq!(keys(&empty.errors), ["transports[0].auth.dynamic.methods: must name at least one method"]);
     }
 
     #[test]
