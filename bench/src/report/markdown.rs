@@ -207,6 +207,13 @@ pub fn markdown(report: &Report, chart: Option<&str>) -> String {
         );
     }
     let _ = writeln!(s);
+    if report.targets.iter().any(|t| t.met == Some(false)) {
+        let _ = writeln!(
+            s,
+            "What limits the targets that are not met, with profiles and the arithmetic of this machine: \
+             [bench/README.md, \"Where the targets stand\"](../README.md#where-the-targets-stand).\n"
+        );
+    }
 
     let _ = writeln!(s, "## Gateway, echo limit, Crossbar\n");
     let _ = writeln!(s, "| figure | gateway | echo limit | Crossbar | gateway / echo | gateway / Crossbar |");
