@@ -31,7 +31,10 @@ pub enum SqlType {
     /// `bytea`/`BLOB`/`RAW`: WAMP binary.
     Bytes,
     Array(Box<SqlType>),
-    /// Anything else (enums, ranges, composites as literals, ...): given as a string, parsed by the database.
+    /// A composite (row) type: an object whose keys are its attribute names (missing ones are
+    /// NULL), or the type's text literal (`(1,"a")`).
+    Composite,
+    /// Anything else (enums, ranges, ...): given as a string, parsed by the database.
     Other,
 }
 
@@ -52,6 +55,7 @@ impl fmt::Display for SqlType {
             SqlType::Uuid => "UUID string",
             SqlType::Bytes => "binary",
             SqlType::Array(inner) => return write!(f, "list of {inner}"),
+            SqlType::Composite => "object (or a row literal string)",
             SqlType::Other => "string",
         };
         f.write_str(name)

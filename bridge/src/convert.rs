@@ -59,6 +59,11 @@ pub fn to_sql(ty: &SqlType, value: &Value) -> Result<SqlValue, String> {
             Value::Bytes(b) => SqlValue::Bytes(b.clone()),
             _ => return Err(wrong()),
         },
+        // A list of objects for an array of a composite type goes as one JSON array (the
+        // database builds the rows from it, see the adapter); row literals go element by element.
+        SqlType::Array(inner) if **inner == SqlType::Composite && value.as_list().is_some_and(|l| !l.is_empty() && l.iter().all(|v| matches!(v, Value::Dict(_)))) => {
+            SqlValue::Json(to_json(value)?)
+        }
         SqlType::Array(inner) => {
             let items = value.as_list().ok_or_else(wrong)?;
             let mut out = Vec::with_capacity(items.len());
@@ -72,6 +77,11 @@ pub fn to_sql(ty: &SqlType, value: &Value) -> Result<SqlValue, String> {
             }
             SqlValue::Array(out)
         }
+        SqlType::Composite => match value {
+            Value::Dict(_) => SqlValue::Json(to_json(value)?),
+            Value::Str(s) => SqlValue::Text(s.clone()),
+            _ => return Err(wrong()),
+        },
         SqlType::Other => match value {
             Value::Str(s) => SqlValue::Text(s.clone()),
             Value::Int(i) => SqlValue::Text(i.to_string()),

@@ -56,6 +56,9 @@ fn classify(typtype: &str, name: &str, builtin: bool) -> Option<SqlType> {
     if typtype == "p" {
         return None;
     }
+    if typtype == "c" {
+        return Some(SqlType::Composite);
+    }
     if typtype != "b" || !builtin {
         return Some(if name == "citext" { SqlType::Text } else { SqlType::Other });
     }

@@ -7,7 +7,7 @@
 
 use bridge::args::BoundCall;
 use bridge::convert::SqlValue;
-use bridge::Returns;
+use bridge::{Returns, SqlType};
 
 /// `"name"`, with embedded quotes doubled: safe for any identifier.
 pub fn quote_ident(name: &str) -> String {
@@ -65,7 +65,17 @@ fn call_target(call: &BoundCall, first: usize) -> String {
         .map(|(i, arg)| {
             let param = &p.params[arg.param];
             let variadic = if param.mode == bridge::ParamMode::Variadic { "variadic " } else { "" };
-            let value = format!("${}::text::{}", i + first, param.db_type);
+            let n = i + first;
+            let value = match (&param.ty, &arg.value) {
+                // An object for a composite type: the row built from its keys, by the database.
+                (SqlType::Composite, SqlValue::Json(_)) => format!("jsonb_populate_record(null::{}, ${n}::text::jsonb)", param.db_type),
+                // A list of objects for an array of one: the rows, in order.
+                (SqlType::Array(inner), SqlValue::Json(_)) if **inner == SqlType::Composite => {
+                    let element = param.db_type.strip_suffix("[]").unwrap_or(&param.db_type);
+                    format!("array(select jsonb_populate_recordset(null::{element}, ${n}::text::jsonb))")
+                }
+                _ => format!("${n}::text::{}", param.db_type),
+            };
             match (&param.name, arg.named) {
                 (Some(name), true) => format!("{variadic}{} => {value}", quote_ident(name)),
                 _ => format!("{variadic}{value}"),

@@ -333,3 +333,32 @@ async fn a_function_redefined_with_another_result_type_is_called_in_its_new_shap
     }
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composite_parameters_take_objects_or_row_literals() {
+    let db = TestDb::new(
+        "create type {s}.person as (name text, age int, tags text[]);
+         create function {s}.describe(p {s}.person) returns text language sql immutable
+           as $$ select p.name || ':' || coalesce(p.age::text, '?') || ':' || coalesce(array_to_string(p.tags, '+'), '-') $$;
+         create function {s}.names(ps {s}.person[]) returns text language sql immutable
+           as $$ select string_agg(x.name, ',' order by x.ord) from unnest(ps) with ordinality as x(name, age, tags, ord) $$;",
+    )
+    .await;
+    let router = router();
+    let bridge = start_bridge(&router, &db.config(), Some("com.test.names")).await;
+    let mut c = Peer::join(&router, "anonymous").await;
+    let ada = Value::Dict(dict! {"name" => "Ada", "age" => 36, "tags" => Value::List(vec!["math".into(), "code".into()])});
+    assert_eq!(c.call_ok("com.test.describe", vec![ada.clone()], Dict::new()).await, Value::from("Ada:36:math+code"));
+    // Missing keys are NULL; keys are bound, never spliced: a quote in a value is just data.
+    let partial = Value::Dict(dict! {"name" => "O'Brien\"); drop table x; --"});
+    assert_eq!(c.call_ok("com.test.describe", vec![], dict! {"p" => partial}).await, Value::from("O'Brien\"); drop table x; --:?:-"));
+    // The row literal still works.
+    assert_eq!(c.call_ok("com.test.describe", vec!["(Bob,7,{x})".into()], Dict::new()).await, Value::from("Bob:7:x"));
+    let people = Value::List(vec![ada, Value::Dict(dict! {"name" => "Grace"}), Value::Dict(dict! {"name" => "Linus"})]);
+    assert_eq!(c.call_ok("com.test.names", vec![people], Dict::new()).await, Value::from("Ada,Grace,Linus"));
+    // A value of the wrong kind names the parameter.
+    let (error, args, _) = c.call_err("com.test.describe", vec![42.into()], Dict::new()).await;
+    assert_eq!(error, "wamp.error.invalid_argument");
+    assert!(format!("{args:?}").contains("argument 'p': expected object"), "{args:?}");
+    bridge.stop().await;
+}
