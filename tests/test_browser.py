@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from autobahn.wamp.types import CallResult, RegisterOptions
 
-from wampclient import within
+from wampclient import connect, within
 
 BROWSER_DIR = Path(__file__).parent / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -88,3 +88,45 @@ async def test_a_browser_frontend_uses_rpc_and_pubsub(router_url, session, seria
     assert seen["invalid"]["error"] == "wamp.error.invalid_uri"
     assert seen["still_open"] is True, "an invalid URI is an ERROR, not the end of the session"
     assert seen["closed"] == "closed", seen
+
+
+@pytest.mark.timeout(90)
+async def test_a_browser_traceparent_reaches_the_database(tmp_path, serializer):
+    """One trace from browser to database: the page's W3C traceparent (CALL option) is what the
+    PostgreSQL function sees as `wamp.traceparent` and as `application_name` while it runs. With
+    telemetry off the gateway forwards it unchanged, as W3C Trace Context asks of a hop that does
+    not trace itself."""
+    from gateway_process import DEFAULT_CONFIG, start_gateway, stop_gateway
+    from test_postgres_bridge import BRIDGE_CONFIG, DSN, psql
+
+    schema = f"browser_{os.urandom(6).hex()}"
+    psql(
+        f"create schema {schema};\n"
+        f"create function {schema}.trace() returns jsonb language sql stable as $$ select jsonb_build_object("
+        "'traceparent', current_setting('wamp.traceparent', true), 'application_name', current_setting('application_name')) $$;"
+    )
+    config = DEFAULT_CONFIG + BRIDGE_CONFIG.format(dsn=DSN, pool_size=2, consumer=schema, schema=schema)
+    gw = start_gateway(tmp_path, config)
+    try:
+        probe = await connect(gw.url, "json", "realm1")
+        try:
+            for _ in range(200):
+                if await within(probe.call("wamp.registration.lookup", "com.pg.trace")) is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("com.pg.trace was not registered within 10 s")
+        finally:
+            await probe.close()
+        traceparent = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(BROWSER_DIR / "run.mjs"), gw.url, serializer, "trace", "com.pg.trace", traceparent,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "CHROMIUM": CHROMIUM},
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, f"the page failed:\n{err.decode()}\n{out.decode()}"
+        answer = json.loads(out.decode().strip().splitlines()[-1])["answer"]
+        assert answer == {"traceparent": traceparent, "application_name": traceparent}
+    finally:
+        stop_gateway(gw)
+        psql(f"drop schema if exists {schema} cascade; delete from wamp.consumer where name = '{schema}';")

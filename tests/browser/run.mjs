@@ -1,10 +1,13 @@
 // Drives autobahn-js (the browser build, npm `autobahn-browser`) in headless Chromium against a
-// WAMP router: `node run.mjs <ws-url> <json|msgpack|cbor>`. Prints one JSON object with what the
-// page saw; tests/test_browser.py starts the gateway and the Python callee and checks it.
+// WAMP router. Prints one JSON object with what the page saw; tests/test_browser.py starts the
+// gateway (and the Python callee, or the database bridge) and checks it.
+//
+//   node run.mjs <ws-url> <json|msgpack|cbor>                           the frontend tour
+//   node run.mjs <ws-url> <serializer> trace <procedure> <traceparent>  one call carrying a W3C traceparent
 import { chromium } from "playwright-core";
 import { fileURLToPath } from "node:url";
 
-const [url, serializer] = process.argv.slice(2);
+const [url, serializer, mode, procedure, traceparent] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const bundle = fileURLToPath(new URL("./node_modules/autobahn-browser/autobahn.min.js", import.meta.url));
 
@@ -14,6 +17,27 @@ try {
   const console_lines = [];
   page.on("console", (m) => console_lines.push(m.text()));
   await page.addScriptTag({ path: bundle });
+  const traced = async ({ url, serializer, procedure, traceparent }) => {
+    const serializers = {
+      json: () => new autobahn.serializer.JSONSerializer(),
+      msgpack: () => new autobahn.serializer.MsgpackSerializer(),
+      cbor: () => new autobahn.serializer.CBORSerializer(),
+    };
+    const connection = new autobahn.Connection({ url, realm: "realm1", serializers: [serializers[serializer]()], max_retries: 0 });
+    const session = await new Promise((resolve, reject) => {
+      connection.onopen = resolve;
+      connection.onclose = (reason, details) => reject(new Error(`closed: ${reason} ${JSON.stringify(details)}`));
+      connection.open();
+    });
+    const answer = await session.call(procedure, [], {}, { traceparent });
+    connection.close();
+    return { answer };
+  };
+  if (mode === "trace") {
+    const seen = await page.evaluate(traced, { url, serializer, procedure, traceparent });
+    console.log(JSON.stringify(seen));
+    process.exit(0);
+  }
   const seen = await page.evaluate(
     async ({ url, serializer }) => {
       const serializers = {
