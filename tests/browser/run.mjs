@@ -17,18 +17,24 @@ try {
   const console_lines = [];
   page.on("console", (m) => console_lines.push(m.text()));
   await page.addScriptTag({ path: bundle });
+  // In the page: a connection offering only `serializer`, and its session once joined.
+  await page.addScriptTag({
+    content: `window.join = (url, serializer) => {
+      const make = {
+        json: () => new autobahn.serializer.JSONSerializer(),
+        msgpack: () => new autobahn.serializer.MsgpackSerializer(),
+        cbor: () => new autobahn.serializer.CBORSerializer(),
+      }[serializer];
+      const connection = new autobahn.Connection({ url, realm: "realm1", serializers: [make()], max_retries: 0 });
+      return new Promise((resolve, reject) => {
+        connection.onopen = (session) => resolve({ connection, session });
+        connection.onclose = (reason, details) => reject(new Error("closed: " + reason + " " + JSON.stringify(details)));
+        connection.open();
+      });
+    };`,
+  });
   const traced = async ({ url, serializer, procedure, traceparent }) => {
-    const serializers = {
-      json: () => new autobahn.serializer.JSONSerializer(),
-      msgpack: () => new autobahn.serializer.MsgpackSerializer(),
-      cbor: () => new autobahn.serializer.CBORSerializer(),
-    };
-    const connection = new autobahn.Connection({ url, realm: "realm1", serializers: [serializers[serializer]()], max_retries: 0 });
-    const session = await new Promise((resolve, reject) => {
-      connection.onopen = resolve;
-      connection.onclose = (reason, details) => reject(new Error(`closed: ${reason} ${JSON.stringify(details)}`));
-      connection.open();
-    });
+    const { connection, session } = await window.join(url, serializer);
     const answer = await session.call(procedure, [], {}, { traceparent });
     connection.close();
     return { answer };
@@ -40,22 +46,7 @@ try {
   }
   const seen = await page.evaluate(
     async ({ url, serializer }) => {
-      const serializers = {
-        json: () => new autobahn.serializer.JSONSerializer(),
-        msgpack: () => new autobahn.serializer.MsgpackSerializer(),
-        cbor: () => new autobahn.serializer.CBORSerializer(),
-      };
-      const connection = new autobahn.Connection({
-        url,
-        realm: "realm1",
-        serializers: [serializers[serializer]()],
-        max_retries: 0,
-      });
-      const session = await new Promise((resolve, reject) => {
-        connection.onopen = resolve;
-        connection.onclose = (reason, details) => reject(new Error(`closed: ${reason} ${JSON.stringify(details)}`));
-        connection.open();
-      });
+      const { connection, session } = await window.join(url, serializer);
       const error = (e) => ({ error: e.error, args: e.args });
       const out = { session: session.id };
       out.transport = (await session.call("wamp.session.get", [session.id])).transport;
