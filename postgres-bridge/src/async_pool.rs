@@ -69,11 +69,6 @@ impl AsyncPool {
         let conn = AsyncConn { client, statements: HashMap::new(), last_used: Instant::now() };
         Ok(Lease { conn: Some(conn), pool: self.clone() })
     }
-
-    /// Connections waiting for a call.
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
 }
 
 impl Lease {

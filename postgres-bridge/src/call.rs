@@ -18,7 +18,8 @@ use crate::pool::{PgConn, PgPool};
 use crate::sql::{call_sql, cast_columns, context_call_sql, context_sql, quote_ident, to_text};
 
 /// Runs calls on pooled connections: one statement outside a cursor on the async path
-/// ([`AsyncPool`]), cursors and role switches on a worker thread ([`PgPool`]).
+/// ([`AsyncPool`], see [`context_call_sql`]), cursors and role switches on a worker thread in an
+/// explicit transaction ([`PgPool`]).
 pub struct PgDatabase {
     pool: PgPool,
     async_pool: Arc<AsyncPool>,
@@ -215,23 +216,12 @@ fn context_values(ctx: &CallContext) -> [String; 5] {
 }
 
 impl PgDatabase {
+    /// A call on a worker thread: one that reads a cursor or switches role (every other call
+    /// takes the async path, see [`Database::execute_async`]).
     fn attempt(&self, conn: &mut PgConn, call: &BoundCall, ctx: &CallContext, cancel: &CancelSlot, sink: &mut dyn RowSink) -> Result<(), Failure> {
-        let returns = &call.procedure.returns;
-        let streaming = ctx.stream_batch.is_some() && returns.is_set();
+        let streaming = ctx.stream_batch.is_some() && call.procedure.returns.is_set();
         let context = context_values(ctx);
         let texts: Vec<Option<String>> = call.args.iter().map(|a| to_text(&a.value)).collect();
-        if !streaming && !self.set_role {
-            // One statement, one round trip, one implicit transaction (commit or rollback with it).
-            let sql = context_call_sql(call, call.procedure.read_only());
-            let stmt = prepared(conn, &sql)?;
-            let mut params: Vec<&(dyn ToSql + Sync)> = context.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-            params.extend(texts.iter().map(|t| t as &(dyn ToSql + Sync)));
-            if cancel.is_canceled() {
-                return Err(Failed(CallError::Canceled));
-            }
-            let rows = conn.client.query(&stmt, &params).map_err(db)?;
-            return push_all(call, &stmt, rows, sink);
-        }
         // In an explicit transaction: the role is set before the function's permission is
         // checked, and a cursor needs one.
         let context_stmt = prepared(conn, &context_sql())?;
@@ -315,13 +305,17 @@ fn push_all(call: &BoundCall, stmt: &Statement, rows: Vec<postgres::Row>, sink: 
     if call.procedure.returns == bridge::Returns::Void {
         return Ok(());
     }
-    let decoded = decode_rows(stmt, rows)?;
-    sink.push(Rows { columns: column_names(stmt), rows: decoded }).map_err(|_| Failed(CallError::Canceled))
+    sink.push(rows_of(call, stmt, rows)?).map_err(|_| Failed(CallError::Canceled))
 }
 
 /// The connection's statement for `sql`, prepared on first use (see [`prepare`]).
 fn prepared(conn: &mut PgConn, sql: &str) -> Result<Statement, Failure> {
-    conn.statement(sql, |client| prepare(client, sql)).map_err(db)
+    if let Some(stmt) = conn.cached(sql) {
+        return Ok(stmt);
+    }
+    let stmt = prepare(&mut conn.client, sql).map_err(db)?;
+    conn.remember(sql, stmt.clone());
+    Ok(stmt)
 }
 
 /// Prepares `sql`; if a result column has a type the decoder does not know, re-prepares with

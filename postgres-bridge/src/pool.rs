@@ -1,8 +1,8 @@
-//! The call pool: r2d2 over `postgres` clients that keep their prepared statements.
+//! The worker threads' pool: r2d2 over `postgres` clients that keep their prepared statements,
+//! for calls that read a cursor or switch role (see `call.rs`; the others use `async_pool`).
 //!
 //! A call's statement text depends only on the function's signature and the names the caller
-//! used, so each connection prepares it once and reuses it (one round trip per call instead of a
-//! parse and a describe every time). The pool does not ping a connection on every checkout; a
+//! used, so each connection prepares it once and reuses it. The pool does not ping a connection on every checkout; a
 //! connection idle for longer than [`PING_AFTER_IDLE`] is pinged before use, so one killed while
 //! idle (restart, `pg_terminate_backend`, a firewall) is replaced instead of failing a call.
 
@@ -41,30 +41,22 @@ pub struct PgConn {
 }
 
 impl PgConn {
-    /// The cached statement for `sql`, or `prepare` run and its result kept.
-    pub fn statement(
-        &mut self,
-        sql: &str,
-        prepare: impl FnOnce(&mut Client) -> Result<Statement, postgres::Error>,
-    ) -> Result<Statement, postgres::Error> {
-        if let Some(s) = self.statements.get(sql) {
-            return Ok(s.clone());
-        }
-        let stmt = prepare(&mut self.client)?;
+    /// The statement prepared earlier for `sql`.
+    pub fn cached(&self, sql: &str) -> Option<Statement> {
+        self.statements.get(sql).cloned()
+    }
+
+    /// Keeps `stmt`, prepared for `sql`.
+    pub fn remember(&mut self, sql: &str, stmt: Statement) {
         if self.statements.len() >= STATEMENT_CACHE {
             self.statements.clear();
         }
-        self.statements.insert(sql.to_owned(), stmt.clone());
-        Ok(stmt)
+        self.statements.insert(sql.to_owned(), stmt);
     }
 
     /// Forgets every prepared statement (after one went stale: a function's result type changed).
     pub fn forget_statements(&mut self) {
         self.statements.clear();
-    }
-
-    pub fn cached_statements(&self) -> usize {
-        self.statements.len()
     }
 
     /// Whether the connection answers; only asked of connections idle for a while.
