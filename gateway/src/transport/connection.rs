@@ -370,7 +370,15 @@ impl<W: Wire> Connection<W> {
 
 /// Runs one write, bounded by `limit`: a peer that does not read for that long is dropped.
 async fn bounded(limit: Duration, op: impl Future<Output = Result<(), WriteError>>) -> Result<(), Ending> {
-    match timeout(limit, op).await {
+    // Almost every write completes at once (there is room in the outgoing buffer); only one that
+    // has to wait gets the timer, which costs a clock read and a timer-wheel entry per message.
+    let mut op = std::pin::pin!(op);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(op.as_mut().poll(cx))).await;
+    let outcome = match first {
+        std::task::Poll::Ready(done) => Ok(done),
+        std::task::Poll::Pending => timeout(limit, op).await,
+    };
+    match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(WriteError::Gone)) => Err(Ending::gone()),
         Ok(Err(WriteError::TooLarge { size, limit })) => {
