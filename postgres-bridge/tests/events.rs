@@ -320,3 +320,36 @@ async fn the_pump_can_be_driven_one_step_at_a_time() {
     assert_eq!(received, vec![Value::from(0), Value::from(1), Value::from(2)]);
     bridge::blocking::drop_blocking(pump).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_row_created_ahead_replays_events_published_before_the_first_start() {
+    // The README's recipe: a consumer row written before the bridge first starts is kept (the
+    // bridge registers new consumers with `on conflict do nothing`) and read from. Here the row
+    // starts just before this test's events, not at '0', so other tests' leftovers don't matter.
+    let db = TestDb::new("").await;
+    let t = topic(&db, "early");
+    let config = db.config();
+    tokio::task::spawn_blocking(|| {
+        let mut c = postgres::Client::connect(&dsn(), postgres::NoTls).unwrap();
+        postgres_bridge::install::install(&mut c).unwrap();
+    })
+    .await
+    .unwrap();
+    for i in 0..3i64 {
+        db.client.execute("select wamp.publish($1, jsonb_build_array($2::int8))", &[&t, &i]).await.unwrap();
+    }
+    let first = db.client.query_one("select xid::text, id from wamp.event where topic = $1 order by xid, id limit 1", &[&t]).await.unwrap();
+    let (xid, id): (String, i64) = (first.get(0), first.get(1));
+    db.client
+        .execute("insert into wamp.consumer (name, last_xid, last_id) values ($1, $2::text::xid8, $3)", &[&db.consumer, &xid, &(id - 1)])
+        .await
+        .unwrap();
+    let router = router();
+    let mut sub = Peer::join(&router, "anonymous").await;
+    sub.subscribe(&t).await;
+    let bridge = start_bridge(&router, &config, None).await;
+    for i in 0..3i64 {
+        assert_eq!(event(&mut sub, Duration::from_secs(10)).await.0, vec![Value::from(i)], "published before the start");
+    }
+    bridge.stop().await;
+}
