@@ -224,7 +224,10 @@ impl<'de> Visitor<'de> for ValueSeed {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let child = self.child()?;
-        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_PREALLOC));
+        // JSON gives no length; a WAMP message (the outermost list) has at most 7 elements, so
+        // room for them up front saves growing it twice per message.
+        let guess = if self.depth == 0 { 7 } else { 0 };
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(guess).min(MAX_PREALLOC));
         while let Some(v) = seq.next_element_seed(child)? {
             list.push(v);
         }
