@@ -84,6 +84,10 @@ pub fn is_valid(uri: &str, rules: UriRules, policy: MatchPolicy) -> bool {
     if uri.is_empty() {
         return policy == MatchPolicy::Prefix;
     }
+    if policy == MatchPolicy::Exact && rules == UriRules::Loose && uri.is_ascii() {
+        // Every CALL and PUBLISH comes here: one pass over the bytes instead of splitting.
+        return exact_loose_ascii(uri.as_bytes());
+    }
     let mut components = uri.split('.').peekable();
     while let Some(component) = components.next() {
         let ok = if component.is_empty() {
@@ -100,6 +104,18 @@ pub fn is_valid(uri: &str, rules: UriRules, policy: MatchPolicy) -> bool {
         }
     }
     true
+}
+
+/// [`is_valid`] for an ASCII URI, exact match, loose rules: no empty component, no `#`, no whitespace.
+fn exact_loose_ascii(uri: &[u8]) -> bool {
+    let mut previous = b'.';
+    for &b in uri {
+        if (b == b'.' && previous == b'.') || b == b'#' || matches!(b, b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r' | b' ') {
+            return false;
+        }
+        previous = b;
+    }
+    previous != b'.'
 }
 
 fn component_is_valid(component: &str, rules: UriRules) -> bool {
@@ -136,6 +152,25 @@ pub fn prefix_matches(prefix: &str, uri: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// The ASCII fast path agrees with the component-by-component rules.
+    #[test]
+    fn the_exact_loose_fast_path_agrees_with_the_general_rules() {
+        let general = |uri: &str| {
+            uri.split('.').all(|c| !c.is_empty() && !c.chars().any(|ch| ch == '#' || ch.is_whitespace()))
+        };
+        let cases = [
+            "a", "a.b", "com.example.add", ".a", "a.", "a..b", ".", "..", "a#b", "a b", "a\tb", "a\u{b}b", "a\u{c}b",
+            "a\rb", "a\nb", "a\u{1f}b", "A-B_c:9", "a.b.", "x.y.z.w", "#", " ", "a.\u{b}",
+        ];
+        for uri in cases {
+            assert_eq!(is_valid(uri, UriRules::Loose, MatchPolicy::Exact), general(uri), "{uri:?}");
+        }
+        // Non-ASCII takes the general path (U+00A0 is whitespace, U+00E9 is not).
+        assert!(!is_valid("a\u{a0}b", UriRules::Loose, MatchPolicy::Exact));
+        assert!(is_valid("caf\u{e9}.menu", UriRules::Loose, MatchPolicy::Exact));
+    }
+
     use super::*;
     use MatchPolicy::{Exact, Prefix, Wildcard};
     use UriRules::{Loose, Strict};
