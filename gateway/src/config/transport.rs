@@ -126,6 +126,10 @@ pub struct WebSocketSettings {
     /// Milliseconds to wait for the peer's GOODBYE (and close frame) after the router's own.
     #[serde(default = "default_close_grace_ms")]
     pub close_grace_ms: u64,
+    /// Milliseconds a connection may stay open without a joined WAMP session (HELLO through
+    /// WELCOME, authentication included); 0 disables the limit.
+    #[serde(default = "default_join_timeout_ms")]
+    pub join_timeout_ms: u64,
     /// Serve `wss://` instead of `ws://`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSettings>,
@@ -145,6 +149,7 @@ impl Default for WebSocketSettings {
             ping_interval_ms: default_ping_interval_ms(),
             pong_timeout_ms: default_pong_timeout_ms(),
             close_grace_ms: default_close_grace_ms(),
+            join_timeout_ms: default_join_timeout_ms(),
             tls: None,
             auth: None,
         }
@@ -182,6 +187,9 @@ pub struct RawSocketSettings {
     /// Milliseconds to wait for the peer's GOODBYE after the router's own.
     #[serde(default = "default_close_grace_ms")]
     pub close_grace_ms: u64,
+    /// As for websocket: how long a connection may stay without a joined session; 0: no limit.
+    #[serde(default = "default_join_timeout_ms")]
+    pub join_timeout_ms: u64,
     /// Most connections open at once on this transport; 0 means no limit. Beyond it, handshakes
     /// are answered with error 4 (maximum connection count reached).
     #[serde(default)]
@@ -227,6 +235,7 @@ impl Default for RawSocketSettings {
             ping_interval_ms: 0,
             pong_timeout_ms: default_pong_timeout_ms(),
             close_grace_ms: default_close_grace_ms(),
+            join_timeout_ms: default_join_timeout_ms(),
             max_connections: 0,
             tls: None,
             auth: None,
@@ -280,4 +289,9 @@ fn default_pong_timeout_ms() -> u64 {
 
 fn default_close_grace_ms() -> u64 {
     2_000
+}
+
+/// Long enough for a dynamic authenticator (which may take 10 s) and a slow client.
+fn default_join_timeout_ms() -> u64 {
+    30_000
 }

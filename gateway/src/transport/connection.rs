@@ -120,14 +120,17 @@ pub struct Timing {
     pub pong_timeout: Duration,
     /// How long to wait for the peer's GOODBYE after the router's.
     pub close_grace: Duration,
+    /// How long a connection may stay without a joined session; `None`: no limit.
+    pub join_timeout: Option<Duration>,
 }
 
 impl Timing {
-    pub fn from_millis(ping_interval_ms: u64, pong_timeout_ms: u64, close_grace_ms: u64) -> Timing {
+    pub fn from_millis(ping_interval_ms: u64, pong_timeout_ms: u64, close_grace_ms: u64, join_timeout_ms: u64) -> Timing {
         Timing {
             ping_interval: (ping_interval_ms > 0).then(|| Duration::from_millis(ping_interval_ms)),
             pong_timeout: Duration::from_millis(pong_timeout_ms),
             close_grace: Duration::from_millis(close_grace_ms),
+            join_timeout: (join_timeout_ms > 0).then(|| Duration::from_millis(join_timeout_ms)),
         }
     }
 
@@ -203,6 +206,8 @@ impl<W: Wire> Connection<W> {
         let mut keepalive =
             self.timing.ping_interval.map(|every| tokio::time::interval_at(Instant::now() + every, every));
         let mut pong_deadline: Option<Instant> = None;
+        // A connection that never joins (no HELLO, an abandoned authentication) is let go.
+        let mut join_deadline = self.timing.join_timeout.map(|t| Instant::now() + t);
         let mut closing: Option<Closing> = None;
         let lifecycle = self.lifecycle.clone();
         let shutdown = lifecycle.shutdown_triggered();
@@ -218,6 +223,9 @@ impl<W: Wire> Connection<W> {
                         Ok(flow) => flow,
                         Err(ending) => return ending,
                     };
+                    if join_deadline.is_some() && self.session.id().is_some() {
+                        join_deadline = None;
+                    }
                     if let Flow::Close(last) = flow {
                         return match (&closing, last) {
                             // The peer's GOODBYE answered ours.
@@ -255,6 +263,10 @@ impl<W: Wire> Connection<W> {
                         }
                         pong_deadline = Some(Instant::now() + limit);
                     }
+                }
+                _ = at(join_deadline), if closing.is_none() => {
+                    info!("no WAMP session joined in time");
+                    return Ending::close(None, CloseKind::Policy, "no WAMP session joined in time");
                 }
                 _ = at(pong_deadline) => {
                     info!("peer did not answer a ping in time");

@@ -93,3 +93,29 @@ async fn the_router_ends_tcp_after_the_close_handshake() {
         assert!(rest.is_empty(), "{initiator}: nothing follows the close frame, got {rest:?}");
     }
 }
+
+/// A connection that never joins (no HELLO, or an authentication left hanging) does not hold a
+/// slot forever: after `join_timeout_ms` it is closed with 1008; a joined session is not.
+#[tokio::test]
+async fn connections_that_never_join_are_closed_after_the_join_timeout() {
+    let app = spawn_with("join_timeout_ms = 300").await;
+    let mut idle = connect_json(&app.url()).await;
+    let mut joined = connect_json(&app.url()).await;
+    join(&mut joined, "realm1").await;
+    let started = Instant::now();
+    assert_eq!(code(&recv_close(&mut idle).await), Some(1008), "the silent connection is closed");
+    assert!(started.elapsed() >= Duration::from_millis(250), "not before the timeout");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    send_json(&mut joined, json!([32, 1, {}, "com.example.topic"])).await;
+    assert_eq!(recv_json(&mut joined).await[0], 33, "the joined session still works");
+
+    // RawSocket too: a handshake and then silence.
+    let raw = format!(
+        "[[transports]]\ntype = \"rawsocket\"\nlisten = \"127.0.0.1:0\"\njoin_timeout_ms = 300\n[transports.auth.anonymous]\nrole = \"anonymous\"\n{REALM}"
+    );
+    let app = spawn_app(&raw).await;
+    let mut stream = tokio::net::TcpStream::connect(app.addresses[0]).await.expect("connects");
+    let reply = crate::rawsocket::handshake(&mut stream, 0xF1).await;
+    assert_eq!(reply[0], 0x7F);
+    assert_eq!(crate::rawsocket::read_frame(&mut stream).await, None, "closed without a session");
+}

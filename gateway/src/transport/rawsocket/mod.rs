@@ -46,7 +46,7 @@ impl Options {
             max_message_size: rs.max_message_size,
             exponent: handshake::exponent_for(rs.max_message_size),
             outbound_queue: rs.outbound_queue,
-            timing: Timing::from_millis(rs.ping_interval_ms, rs.pong_timeout_ms, rs.close_grace_ms),
+            timing: Timing::from_millis(rs.ping_interval_ms, rs.pong_timeout_ms, rs.close_grace_ms, rs.join_timeout_ms),
             max_connections: rs.max_connections,
         }
     }

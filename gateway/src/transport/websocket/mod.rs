@@ -50,7 +50,7 @@ impl Options {
             serializers: ws.serializers.iter().filter_map(|s| Serializer::from_name(s)).collect(),
             max_message_size: ws.max_message_size,
             outbound_queue: ws.outbound_queue,
-            timing: Timing::from_millis(ws.ping_interval_ms, ws.pong_timeout_ms, ws.close_grace_ms),
+            timing: Timing::from_millis(ws.ping_interval_ms, ws.pong_timeout_ms, ws.close_grace_ms, ws.join_timeout_ms),
         }
     }
 }
