@@ -130,6 +130,11 @@ pub struct WebSocketSettings {
     /// WELCOME, authentication included); 0 disables the limit.
     #[serde(default = "default_join_timeout_ms")]
     pub join_timeout_ms: u64,
+    /// Browser origins allowed to open the WebSocket (the `Origin` header, `*` matching any
+    /// characters), as Crossbar's `allowed_origins`; a request without `Origin` (not a browser)
+    /// is always allowed. Default `["*"]`.
+    #[serde(default = "default_allowed_origins")]
+    pub allowed_origins: Vec<String>,
     /// Serve `wss://` instead of `ws://`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSettings>,
@@ -150,6 +155,7 @@ impl Default for WebSocketSettings {
             pong_timeout_ms: default_pong_timeout_ms(),
             close_grace_ms: default_close_grace_ms(),
             join_timeout_ms: default_join_timeout_ms(),
+            allowed_origins: default_allowed_origins(),
             tls: None,
             auth: None,
         }
@@ -289,6 +295,10 @@ fn default_pong_timeout_ms() -> u64 {
 
 fn default_close_grace_ms() -> u64 {
     2_000
+}
+
+fn default_allowed_origins() -> Vec<String> {
+    vec!["*".into()]
 }
 
 /// Long enough for a dynamic authenticator (which may take 10 s) and a slow client.

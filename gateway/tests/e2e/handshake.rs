@@ -79,3 +79,26 @@ async fn each_transport_has_its_own_listener_path_and_serializers() {
     assert_eq!(status, 400, "the second transport serves only cbor");
     connect(&app.url_of(0, "/ws"), &["wamp.2.json"]).await.expect("the first transport serves json");
 }
+
+/// `allowed_origins` (as Crossbar's): a browser from another origin gets 403 before any upgrade;
+/// a listed origin, or a client that sends no `Origin` (not a browser), is served.
+#[tokio::test]
+async fn browsers_from_origins_not_allowed_are_refused_with_403() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = spawn_with("allowed_origins = [\"https://app.example.com\", \"http://localhost:*\"]").await;
+    let from = |origin: &str| {
+        let mut request = app.url().into_client_request().expect("valid URL");
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "wamp.2.json".parse().unwrap());
+        request.headers_mut().insert("Origin", origin.parse().unwrap());
+        request
+    };
+    let (status, body) = refused(tokio_tungstenite::connect_async(from("https://evil.example")).await);
+    assert_eq!(status, 403);
+    assert!(body.contains("https://evil.example") && body.contains("allowed_origins"), "{body}");
+    for allowed in ["https://app.example.com", "http://localhost:5173"] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(from(allowed)).await.expect("upgrade accepted");
+        join(&mut ws, "realm1").await;
+    }
+    let mut ws = connect_json(&app.url()).await;
+    join(&mut ws, "realm1").await;
+}

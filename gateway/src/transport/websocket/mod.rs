@@ -41,6 +41,8 @@ pub struct Options {
     pub max_message_size: usize,
     pub outbound_queue: usize,
     pub timing: Timing,
+    /// `allowed_origins`, lower-cased (see [`negotiate::origin_allowed`]).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Options {
@@ -51,6 +53,7 @@ impl Options {
             max_message_size: ws.max_message_size,
             outbound_queue: ws.outbound_queue,
             timing: Timing::from_millis(ws.ping_interval_ms, ws.pong_timeout_ms, ws.close_grace_ms, ws.join_timeout_ms),
+            allowed_origins: ws.allowed_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
         }
     }
 }
@@ -113,6 +116,15 @@ fn remember_client_cert(connection: &dyn Any, data: &mut Extensions) {
 async fn upgrade(req: HttpRequest, body: web::Payload, endpoint: web::Data<Endpoint>) -> HttpResponse {
     if endpoint.lifecycle.is_shutting_down() {
         return HttpResponse::ServiceUnavailable().body("the router is shutting down\n");
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !negotiate::origin_allowed(&endpoint.options.allowed_origins, origin) {
+            tracing::info!(origin, "WebSocket upgrade refused: origin not allowed");
+            return HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("origin {origin:?} is not allowed on this endpoint (allowed_origins)\n"));
+        }
     }
     let supported = &endpoint.options.serializers;
     let values = req.headers().get_all(header::SEC_WEBSOCKET_PROTOCOL).filter_map(|v| v.to_str().ok());

@@ -33,8 +33,57 @@ pub fn refusal(offered: &[String], supported: &[Serializer]) -> String {
     format!("{what}; this WAMP endpoint supports: {}\n", names.join(", "))
 }
 
+/// Whether a browser `origin` matches one of `patterns` (lower-cased; `*` matches any run of
+/// characters, everything else itself; origins compare case-insensitively).
+pub fn origin_allowed(patterns: &[String], origin: &str) -> bool {
+    let origin = origin.to_ascii_lowercase();
+    patterns.iter().any(|p| glob(p.as_bytes(), origin.as_bytes()))
+}
+
+/// `*`-only glob matching, iterative with one backtrack point (linear in practice).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn origins_match_patterns_with_stars_case_insensitively() {
+        let patterns: Vec<String> = ["https://app.example.com", "https://*.example.org", "http://localhost:*"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(origin_allowed(&patterns, "https://app.example.com"));
+        assert!(origin_allowed(&patterns, "HTTPS://App.Example.com"));
+        assert!(origin_allowed(&patterns, "https://a.b.example.org"));
+        assert!(origin_allowed(&patterns, "http://localhost:5173"));
+        assert!(!origin_allowed(&patterns, "https://evil.com"));
+        assert!(!origin_allowed(&patterns, "https://app.example.com.evil.com"));
+        assert!(!origin_allowed(&patterns, "http://app.example.com"));
+        assert!(!origin_allowed(&patterns, "https://example.org"), "*. needs a subdomain");
+        assert!(!origin_allowed(&patterns, "null"));
+        assert!(origin_allowed(&["*".to_string()], "null"));
+        assert!(!origin_allowed(&[], "https://app.example.com"), "an empty list allows no browser");
+    }
+
     use super::*;
 
     const ALL: [Serializer; 3] = Serializer::ALL;
