@@ -6,16 +6,12 @@
 //! this pool never holds more connections than that; it opens them on demand, keeps their
 //! prepared statements, and pings one that sat idle before using it again.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Config, NoTls};
 
-use crate::pool::PING_AFTER_IDLE;
-
-/// Prepared statements kept per connection (the cache starts over when full).
-const STATEMENT_CACHE: usize = 512;
+use crate::pool::{StatementCache, PING_AFTER_IDLE};
 
 /// Idle connections, shared by the calls' tasks.
 pub struct AsyncPool {
@@ -26,7 +22,7 @@ pub struct AsyncPool {
 /// One connection with its statement cache.
 pub struct AsyncConn {
     pub client: Client,
-    statements: HashMap<String, Statement>,
+    pub statements: StatementCache,
     last_used: Instant,
 }
 
@@ -66,7 +62,7 @@ impl AsyncPool {
                 tracing::debug!(error = %e, "a call connection ended");
             }
         });
-        let conn = AsyncConn { client, statements: HashMap::new(), last_used: Instant::now() };
+        let conn = AsyncConn { client, statements: StatementCache::default(), last_used: Instant::now() };
         Ok(Lease { conn: Some(conn), pool: self.clone() })
     }
 }
@@ -88,21 +84,3 @@ impl Drop for Lease {
     }
 }
 
-impl AsyncConn {
-    /// The statement prepared earlier for `sql`.
-    pub fn cached(&self, sql: &str) -> Option<Statement> {
-        self.statements.get(sql).cloned()
-    }
-
-    /// Keeps `stmt`, prepared for `sql`.
-    pub fn remember(&mut self, sql: &str, stmt: Statement) {
-        if self.statements.len() >= STATEMENT_CACHE {
-            self.statements.clear();
-        }
-        self.statements.insert(sql.to_owned(), stmt);
-    }
-
-    pub fn forget_statements(&mut self) {
-        self.statements.clear();
-    }
-}

@@ -133,11 +133,11 @@ impl Database for PgDatabase {
                     return Err(CallError::Canceled);
                 }
                 let outcome = async {
-                    let stmt = match conn.cached(&sql) {
+                    let stmt = match conn.statements.get(&sql) {
                         Some(stmt) => stmt,
                         None => {
                             let stmt = prepare_async(&conn.client, &sql).await.map_err(db)?;
-                            conn.remember(&sql, stmt.clone());
+                            conn.statements.keep(&sql, stmt.clone());
                             stmt
                         }
                     };
@@ -148,7 +148,7 @@ impl Database for PgDatabase {
                 match outcome {
                     Err(Stale) if !retried => {
                         // See `execute`: refused before it ran, so running it again is safe.
-                        conn.forget_statements();
+                        conn.statements.clear();
                         retried = true;
                     }
                     Err(Stale) => return Err(CallError::Internal("a prepared statement went stale twice".into())),
@@ -166,7 +166,7 @@ impl Database for PgDatabase {
         if let Err(Stale) = result {
             // A cached statement outlived its function's result type; PostgreSQL refused it
             // before running anything, so preparing afresh and running once more is safe.
-            conn.forget_statements();
+            conn.statements.clear();
             result = self.attempt(&mut conn, call, ctx, cancel, sink);
         }
         drop(armed);
@@ -310,11 +310,11 @@ fn push_all(call: &BoundCall, stmt: &Statement, rows: Vec<postgres::Row>, sink: 
 
 /// The connection's statement for `sql`, prepared on first use (see [`prepare`]).
 fn prepared(conn: &mut PgConn, sql: &str) -> Result<Statement, Failure> {
-    if let Some(stmt) = conn.cached(sql) {
+    if let Some(stmt) = conn.statements.get(sql) {
         return Ok(stmt);
     }
     let stmt = prepare(&mut conn.client, sql).map_err(db)?;
-    conn.remember(sql, stmt.clone());
+    conn.statements.keep(sql, stmt.clone());
     Ok(stmt)
 }
 

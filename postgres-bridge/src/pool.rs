@@ -2,9 +2,10 @@
 //! for calls that read a cursor or switch role (see `call.rs`; the others use `async_pool`).
 //!
 //! A call's statement text depends only on the function's signature and the names the caller
-//! used, so each connection prepares it once and reuses it. The pool does not ping a connection on every checkout; a
-//! connection idle for longer than [`PING_AFTER_IDLE`] is pinged before use, so one killed while
-//! idle (restart, `pg_terminate_backend`, a firewall) is replaced instead of failing a call.
+//! used, so each connection prepares it once and reuses it ([`StatementCache`]). The pool does not
+//! ping a connection on every checkout; a connection idle for longer than [`PING_AFTER_IDLE`] is
+//! pinged before use, so one killed while idle (restart, `pg_terminate_backend`, a firewall) is
+//! replaced instead of failing a call.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -17,6 +18,30 @@ pub const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
 /// Prepared statements kept per connection; the cache starts over when it is full (statement
 /// texts change only when functions or the callers' choice of named arguments do).
 const STATEMENT_CACHE: usize = 512;
+
+/// One connection's prepared statements, by SQL text (both pools' connections keep one).
+#[derive(Default)]
+pub struct StatementCache(HashMap<String, Statement>);
+
+impl StatementCache {
+    /// The statement prepared earlier for `sql`.
+    pub fn get(&self, sql: &str) -> Option<Statement> {
+        self.0.get(sql).cloned()
+    }
+
+    /// Keeps `stmt`, prepared for `sql`.
+    pub fn keep(&mut self, sql: &str, stmt: Statement) {
+        if self.0.len() >= STATEMENT_CACHE {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_owned(), stmt);
+    }
+
+    /// Forgets every statement (after one went stale: a function's result type changed).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
 
 /// The connection pool type.
 pub type PgPool = r2d2::Pool<PgManager>;
@@ -36,29 +61,11 @@ impl PgManager {
 /// A pooled connection with its statement cache.
 pub struct PgConn {
     pub client: Client,
-    statements: HashMap<String, Statement>,
+    pub statements: StatementCache,
     last_used: Instant,
 }
 
 impl PgConn {
-    /// The statement prepared earlier for `sql`.
-    pub fn cached(&self, sql: &str) -> Option<Statement> {
-        self.statements.get(sql).cloned()
-    }
-
-    /// Keeps `stmt`, prepared for `sql`.
-    pub fn remember(&mut self, sql: &str, stmt: Statement) {
-        if self.statements.len() >= STATEMENT_CACHE {
-            self.statements.clear();
-        }
-        self.statements.insert(sql.to_owned(), stmt);
-    }
-
-    /// Forgets every prepared statement (after one went stale: a function's result type changed).
-    pub fn forget_statements(&mut self) {
-        self.statements.clear();
-    }
-
     /// Whether the connection answers; only asked of connections idle for a while.
     pub fn alive_after_idle(&mut self) -> bool {
         if self.last_used.elapsed() < PING_AFTER_IDLE {
@@ -78,7 +85,7 @@ impl r2d2::ManageConnection for PgManager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         let client = self.config.connect(NoTls)?;
-        Ok(PgConn { client, statements: HashMap::new(), last_used: Instant::now() })
+        Ok(PgConn { client, statements: StatementCache::default(), last_used: Instant::now() })
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
