@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import RegisterOptions, SubscribeOptions
+from autobahn.wamp.types import PublishOptions, RegisterOptions, SubscribeOptions
 
 from wampclient import within
 
@@ -118,3 +118,37 @@ async def test_flushed_testament_is_not_published(session):
     await s.close()
     await asyncio.sleep(0.3)
     assert events.empty()
+
+
+async def test_remove_callee_and_remove_subscriber(session):
+    """Crossbar's revocation procedures: the router takes a callee off a registration (a
+    subscriber off a subscription) and tells it with a router-initiated UNREGISTERED
+    (UNSUBSCRIBED); the client stays joined and can register again."""
+    admin, callee, subscriber = await session(), await session(), await session()
+    reg = await within(callee.register(lambda: "here", "com.example.revocable"))
+    assert await within(admin.call("com.example.revocable")) == "here"
+    await within(admin.call("wamp.registration.remove_callee", reg.id, callee._session_id, "com.example.maintenance"))
+    assert await within(admin.call("wamp.registration.lookup", "com.example.revocable")) is None
+    with pytest.raises(ApplicationError) as err:
+        await within(admin.call("com.example.revocable"))
+    assert err.value.error == "wamp.error.no_such_procedure"
+    with pytest.raises(ApplicationError) as err:
+        await within(admin.call("wamp.registration.remove_callee", reg.id, callee._session_id))
+    assert err.value.error == "wamp.error.no_such_registration"
+    # The callee is still joined and may register again.
+    await within(callee.register(lambda: "back", "com.example.revocable.again"))
+    assert await within(admin.call("com.example.revocable.again")) == "back"
+
+    got = asyncio.Queue()
+    sub = await within(subscriber.subscribe(lambda x: got.put_nowait(x), "com.example.news"))
+    await within(admin.publish("com.example.news", 1, options=PublishOptions(acknowledge=True)))
+    assert await within(got.get()) == 1
+    with pytest.raises(ApplicationError) as err:
+        await within(admin.call("wamp.subscription.remove_subscriber", sub.id, admin._session_id))
+    assert err.value.error == "wamp.error.no_such_session", "only a subscriber can be removed"
+    await within(admin.call("wamp.subscription.remove_subscriber", sub.id, subscriber._session_id))
+    assert await within(admin.call("wamp.subscription.lookup", "com.example.news")) is None
+    await within(admin.publish("com.example.news", 2, options=PublishOptions(acknowledge=True)))
+    await asyncio.sleep(0.2)
+    assert got.empty(), "no event after the removal"
+    assert await within(subscriber.call("wamp.session.get", subscriber._session_id)), "still joined"

@@ -131,7 +131,7 @@ impl State {
         }
     }
 
-    fn remove_subscriber(&mut self, session: SessionId, id: SubscriptionId) -> bool {
+    pub(crate) fn remove_subscriber(&mut self, session: SessionId, id: SubscriptionId) -> bool {
         let Some(sub) = self.broker.subscriptions.get_mut(&id) else { return false };
         if !sub.subscribers.shift_remove(&session) {
             return false;

@@ -2,12 +2,16 @@
 //! procedures (meta topics are published from the broker and dealer as things change).
 //!
 //! Results follow the spec and Crossbar's documented shapes, e.g. `wamp.registration.list` returns
-//! `{"exact": [...], "prefix": [...], "wildcard": [...]}`.
+//! `{"exact": [...], "prefix": [...], "wildcard": [...]}`. Beyond the spec, as Crossbar has them:
+//! `wamp.registration.remove_callee(registration, callee, reason?)` (the callee gets a
+//! router-initiated UNREGISTERED when it announced `registration_revocation`) and
+//! `wamp.subscription.remove_subscriber(subscription, subscriber, reason?)` (see there why the
+//! subscriber is not told).
 
 use std::sync::Arc;
 
-use crate::ids::{RegistrationId, SessionId, SubscriptionId};
-use crate::message::Payload;
+use crate::ids::{RegistrationId, RequestId, SessionId, SubscriptionId};
+use crate::message::{Message, Payload};
 use crate::router::broker::subscription_details;
 use crate::router::dealer::registration_details;
 use crate::router::outbox::CloseReason;
@@ -166,6 +170,22 @@ impl State {
             "wamp.registration.get" => Ok(one(registration_details(self.registration(&a)?))),
             "wamp.registration.list_callees" => Ok(one(ids(self.registration(&a)?.callees.iter().copied()))),
             "wamp.registration.count_callees" => Ok(one(self.registration(&a)?.callees.len())),
+            "wamp.registration.remove_callee" => {
+                let id = self.registration(&a)?.id;
+                let callee = SessionId(a.id(1, "callee")?);
+                let reason = revocation_reason(realm, &a)?;
+                if !self.remove_callee(callee, id) {
+                    return Err(no_such_session(callee));
+                }
+                if self.sessions.get(&callee).is_some_and(|p| p.features.registration_revocation) {
+                    let mut details = crate::dict! { "registration" => id };
+                    if let Some(reason) = reason {
+                        details.insert("reason".into(), reason.into());
+                    }
+                    self.send(callee, Message::Unregistered { request: RequestId(0), details: Some(details) });
+                }
+                Ok(Payload::default())
+            }
             "wamp.subscription.list" => Ok(one(by_policy(self.broker.by_uri.by_policy()))),
             "wamp.subscription.lookup" => {
                 let uri = a.string(0, "topic")?;
@@ -182,6 +202,19 @@ impl State {
                 Ok(one(ids(self.subscription(&a)?.subscribers.iter().copied())))
             }
             "wamp.subscription.count_subscribers" => Ok(one(self.subscription(&a)?.subscribers.len())),
+            "wamp.subscription.remove_subscriber" => {
+                let id = self.subscription(&a)?.id;
+                let subscriber = SessionId(a.id(1, "subscriber")?);
+                // Checked as for remove_callee, but not sent: the subscriber is not told with the
+                // router-initiated UNSUBSCRIBED the spec describes, because autobahn-python (26.10)
+                // announces `subscription_revocation` and then ends its session on that message
+                // ("UNSUBSCRIBED received for non-pending request ID 0"). Its events simply stop.
+                revocation_reason(realm, &a)?;
+                if !self.remove_subscriber(subscriber, id) {
+                    return Err(no_such_session(subscriber));
+                }
+                Ok(Payload::default())
+            }
             _ => Err(Reject::new("wamp.error.no_such_procedure", format!("no meta procedure '{procedure}'"))),
         }
     }
@@ -216,6 +249,17 @@ fn no_such_session(id: SessionId) -> Reject {
 }
 
 /// `reason`/`message` keyword arguments of the kill procedures.
+/// The `reason` of a revocation (third argument, or kwarg `reason`): a URI, if given (clients
+/// refuse a `null` reason, so none is sent then).
+fn revocation_reason(realm: &Realm, a: &Args) -> Result<Option<String>, Reject> {
+    let given = a.args.get(2).or_else(|| a.kwargs.get("reason")).filter(|v| !matches!(v, Value::Null));
+    match given {
+        None => Ok(None),
+        Some(Value::Str(uri)) if uri::is_valid(uri, realm.uri_rules(), MatchPolicy::Exact) => Ok(Some(uri.clone())),
+        Some(_) => Err(Reject::new("wamp.error.invalid_uri", "reason must be a URI")),
+    }
+}
+
 fn kill_reason(realm: &Realm, a: &Args) -> Result<CloseReason, Reject> {
     let reason = a.opt_str("reason")?.unwrap_or("wamp.close.killed").to_owned();
     if reason.is_empty() || !uri::is_valid(&reason, realm.uri_rules(), MatchPolicy::Exact) {

@@ -106,6 +106,9 @@ pub(crate) struct State {
 pub(crate) struct Features {
     pub(crate) callee_canceling: bool,
     pub(crate) callee_progress: bool,
+    /// The peer takes a router-initiated UNREGISTERED (registration revocation,
+    /// `wamp.registration.remove_callee`).
+    pub(crate) registration_revocation: bool,
 }
 
 /// A joined session, as the realm sees it.
@@ -469,6 +472,7 @@ fn router_roles() -> Dict {
         "shared_registration" => true,
         "pattern_based_registration" => true,
         "registration_meta_api" => true,
+        "registration_revocation" => true,
         "session_meta_api" => true,
         "testament_meta_api" => true,
     };
@@ -480,15 +484,22 @@ fn router_roles() -> Dict {
 
 /// Reads the callee features from HELLO.Details.roles that change how invocations are sent.
 fn announced_features(hello: &Dict) -> Features {
-    let callee = hello
-        .get("roles")
-        .and_then(Value::as_dict)
-        .and_then(|r| r.get("callee"))
-        .and_then(Value::as_dict)
-        .and_then(|c| c.get("features"))
-        .and_then(Value::as_dict);
-    let flag = |name: &str| callee.and_then(|f| f.get(name)).and_then(Value::as_bool).unwrap_or(false);
-    Features { callee_canceling: flag("call_canceling"), callee_progress: flag("progressive_call_results") }
+    let features = |role: &str| {
+        hello
+            .get("roles")
+            .and_then(Value::as_dict)
+            .and_then(|r| r.get(role))
+            .and_then(Value::as_dict)
+            .and_then(|c| c.get("features"))
+            .and_then(Value::as_dict)
+    };
+    let callee = features("callee");
+    let flag = |of: Option<&Dict>, name: &str| of.and_then(|f| f.get(name)).and_then(Value::as_bool).unwrap_or(false);
+    Features {
+        callee_canceling: flag(callee, "call_canceling"),
+        callee_progress: flag(callee, "progressive_call_results"),
+        registration_revocation: flag(callee, "registration_revocation"),
+    }
 }
 
 /// Reads a boolean option, defaulting when absent or not a boolean.
