@@ -175,7 +175,7 @@ impl PostgresBridgeConfig {
 
     /// The parsed connection settings.
     pub fn pg_config(&self) -> Result<postgres::Config, ConfigError> {
-        self.dsn.expose_secret().parse::<postgres::Config>().map_err(|e| ConfigError::Dsn(e.to_string()))
+        self.async_config().map(postgres::Config::from)
     }
 
     /// The same settings for the async driver (calls outside a cursor).

@@ -113,61 +113,66 @@ pub(crate) struct Job {
     pub queued: Instant,
 }
 
+/// One database call being reported: its span, when it started, the pool gauge raised.
+struct Reported {
+    span: Option<opentelemetry::global::BoxedSpan>,
+    started: Instant,
+}
+
+impl Reporting {
+    /// A call leaves the queue and starts in the database (`names`: `db.system`, `db.operation`).
+    fn begin(&self, names: (&'static str, &'static str), call: &BoundCall, uri: &str, ctx: &CallContext) -> Reported {
+        let span = self.monitoring.tracer.as_ref().map(|tracer| {
+            let procedure = format!("{}.{}", call.procedure.schema, call.procedure.name);
+            let named = DbCall { system: names.0, operation: names.1, procedure: &procedure, uri };
+            db_span(tracer, &named, ctx.trace.as_ref())
+        });
+        self.pool(1);
+        Reported { span, started: Instant::now() }
+    }
+
+    /// The call ended in the database with `error`, or without one.
+    fn end(&self, reported: Reported, uri: &str, error: Option<&CallError>) {
+        let elapsed = reported.started.elapsed();
+        self.pool(-1);
+        self.monitoring.monitor.db_call(uri, elapsed, if error.is_none() { DbOutcome::Ok } else { DbOutcome::Error });
+        if let Some(span) = reported.span {
+            end_db_span(span, error.map(|e| e.to_wamp(0).uri).as_deref());
+        }
+    }
+}
+
 /// Runs one call to the end on the current (worker) thread.
 pub(crate) fn run<D: Database>(db: &D, job: Job, tx: mpsc::Sender<Reply>, reporting: &Reporting) {
     let Job { request, uri, call, ctx, cancel, queued } = job;
-    let monitor = &reporting.monitoring.monitor;
-    monitor.pool_wait(queued.elapsed());
+    reporting.monitoring.monitor.pool_wait(queued.elapsed());
     let streaming = ctx.stream_batch.is_some();
     let returns = call.procedure.returns.clone();
     let mut sink = ReplySink { request, tx, returns, streaming, held: None, done: false };
     if cancel.is_canceled() {
         return sink.finish(Err(CallError::Canceled));
     }
-    let span = reporting.monitoring.tracer.as_ref().map(|tracer| {
-        let procedure = format!("{}.{}", call.procedure.schema, call.procedure.name);
-        let named = DbCall { system: db.system(), operation: db.operation(&call), procedure: &procedure, uri: &uri };
-        db_span(tracer, &named, ctx.trace.as_ref())
-    });
-    reporting.pool(1);
-    let started = Instant::now();
+    let reported = reporting.begin((db.system(), db.operation(&call)), &call, &uri, &ctx);
     let outcome = db.execute(&call, &ctx, &cancel, &mut sink);
-    let elapsed = started.elapsed();
-    reporting.pool(-1);
-    monitor.db_call(&uri, elapsed, if outcome.is_ok() { DbOutcome::Ok } else { DbOutcome::Error });
-    if let Some(span) = span {
-        end_db_span(span, outcome.as_ref().err().map(|e| e.to_wamp(0).uri).as_deref());
-    }
+    reporting.end(reported, &uri, outcome.as_ref().err());
     sink.finish(outcome);
 }
 
 /// Runs one call's future (see [`Database::execute_async`]) on the async runtime, reported as
-/// [`run`] reports a worker's call. `permit` is the call's share of the pool (taken by the caller).
-pub(crate) async fn run_async(names: (&'static str, &'static str), job: Job, call: AsyncCall, tx: mpsc::Sender<Reply>, reporting: &Reporting) {
-    let Job { request, uri, call: bound, ctx, cancel, queued } = job;
-    let monitor = &reporting.monitoring.monitor;
-    monitor.pool_wait(queued.elapsed());
-    if cancel.is_canceled() {
-        let _ = tx.send(Reply::Failed(request, CallError::Canceled)).await;
-        return;
-    }
-    let span = reporting.monitoring.tracer.as_ref().map(|tracer| {
-        let procedure = format!("{}.{}", bound.procedure.schema, bound.procedure.name);
-        let named = DbCall { system: names.0, operation: names.1, procedure: &procedure, uri: &uri };
-        db_span(tracer, &named, ctx.trace.as_ref())
-    });
-    reporting.pool(1);
-    let started = Instant::now();
-    let outcome = call.await;
-    let elapsed = started.elapsed();
-    reporting.pool(-1);
-    monitor.db_call(&uri, elapsed, if outcome.is_ok() { DbOutcome::Ok } else { DbOutcome::Error });
-    if let Some(span) = span {
-        end_db_span(span, outcome.as_ref().err().map(|e| e.to_wamp(0).uri).as_deref());
-    }
-    let reply = match outcome {
-        Ok(rows) => Reply::Final(request, shape(&bound.procedure.returns, rows)),
-        Err(e) => Reply::Failed(request, e),
+/// [`run`] reports a worker's call.
+pub(crate) async fn run_async(names: (&'static str, &'static str), job: Job, future: AsyncCall, tx: mpsc::Sender<Reply>, reporting: &Reporting) {
+    let Job { request, uri, call, ctx, cancel, queued } = job;
+    reporting.monitoring.monitor.pool_wait(queued.elapsed());
+    let reply = if cancel.is_canceled() {
+        Reply::Failed(request, CallError::Canceled)
+    } else {
+        let reported = reporting.begin(names, &call, &uri, &ctx);
+        let outcome = future.await;
+        reporting.end(reported, &uri, outcome.as_ref().err());
+        match outcome {
+            Ok(rows) => Reply::Final(request, shape(&call.procedure.returns, rows)),
+            Err(e) => Reply::Failed(request, e),
+        }
     };
     // The session may be gone (shutdown); then nobody waits for this reply.
     let _ = tx.send(reply).await;

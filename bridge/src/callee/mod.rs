@@ -10,6 +10,7 @@ mod job;
 mod registry;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,8 @@ use wamp::message::code;
 use wamp::router::link::Link;
 use wamp::{Dict, Message, Payload, RegistrationId, RequestId};
 
-use crate::adapter::{CallContext, Caller, Database};
-use crate::args::resolve;
+use crate::adapter::{AsyncCall, CallContext, Caller, Database};
+use crate::args::{resolve, BoundCall};
 use crate::cancel::CancelSlot;
 use crate::catalog::Catalog;
 use crate::error::CallError;
@@ -58,7 +59,7 @@ pub struct Callee<D: Database> {
     /// The pool's share for calls on the async path (as many as worker threads), and how many
     /// such calls may wait beyond it before new ones are refused (the executor's queue).
     async_permits: Arc<Semaphore>,
-    async_calls: Arc<std::sync::atomic::AtomicUsize>,
+    async_calls: Arc<AtomicUsize>,
     async_limit: usize,
 }
 
@@ -82,7 +83,7 @@ impl<D: Database> Callee<D> {
             stream_batch: options.stream_batch.max(1),
             reporting: Arc::new(Reporting::new(monitoring, options.threads.max(1))),
             async_permits: Arc::new(Semaphore::new(options.threads.max(1))),
-            async_calls: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            async_calls: Arc::new(AtomicUsize::new(0)),
             async_limit: options.threads.max(1) + options.queue,
         })
     }
@@ -217,20 +218,16 @@ impl<D: Database> Callee<D> {
         &mut self,
         request: RequestId,
         uri: String,
-        call: crate::args::BoundCall,
+        call: BoundCall,
         ctx: CallContext,
         slot: Arc<CancelSlot>,
-        future: crate::adapter::AsyncCall,
+        future: AsyncCall,
     ) {
-        use std::sync::atomic::Ordering;
         if self.async_calls.fetch_add(1, Ordering::AcqRel) >= self.async_limit {
             self.async_calls.fetch_sub(1, Ordering::AcqRel);
             let threads = self.reporting.threads as usize;
-            let queue = self.async_limit - threads;
-            let e = CallError::Unavailable(format!(
-                "all {threads} database connections are busy and {queue} calls are already waiting"
-            ));
-            return self.fail(request, &uri, e).await;
+            let full = SubmitError::Full { threads, queue: self.async_limit - threads };
+            return self.fail(request, &uri, CallError::Unavailable(full.to_string())).await;
         }
         let names = (self.db.system(), self.db.operation(&call));
         let job = Job { request, uri: uri.clone(), call, ctx, cancel: slot.clone(), queued: Instant::now() };

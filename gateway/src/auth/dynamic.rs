@@ -49,7 +49,7 @@ use wamp::{Dict, Payload, Value};
 use ed25519_dalek::VerifyingKey;
 
 use super::{cryptosign, outcome, secrets_equal, wampcra, Exchange, Hello, Method};
-use crate::config::auth::{parse_public_key, DynamicAuth, Secret, DEFAULT_ITERATIONS, DEFAULT_KEYLEN};
+use crate::config::auth::{parse_public_key, DynamicAuth, Secret, DEFAULT_ITERATIONS, DEFAULT_KEYLEN, MAX_KEYLEN};
 
 /// How long the authenticator procedure may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,16 +148,18 @@ impl Dynamic {
             Some(Value::Str(s)) if !s.is_empty() => Some(s),
             Some(_) => return self.bad_answer(&identity.authid, "a \"salt\" that is not a string"),
         };
-        let number = |v: Option<Value>, default: u32| match v {
+        // The bounds the configuration holds static users to (iterations capped, as the
+        // procedure's answer is not reviewed like a file).
+        let number = |v: Option<Value>, default: u32, max: u32| match v {
             None | Some(Value::Null) => Some(default),
-            Some(v) => v.as_u64().filter(|n| (1..=10_000_000).contains(n)).map(|n| n as u32),
+            Some(v) => v.as_u64().filter(|n| (1..=u64::from(max)).contains(n)).map(|n| n as u32),
         };
         let mut extra = Dict::new();
         let key = match salt {
             None => Secret::new(secret),
             Some(salt) => {
                 let (Some(iterations), Some(keylen)) =
-                    (number(rest.shift_remove("iterations"), DEFAULT_ITERATIONS), number(rest.shift_remove("keylen"), DEFAULT_KEYLEN))
+                    (number(rest.shift_remove("iterations"), DEFAULT_ITERATIONS, 10_000_000), number(rest.shift_remove("keylen"), DEFAULT_KEYLEN, MAX_KEYLEN))
                 else {
                     return self.bad_answer(&identity.authid, "\"iterations\" or \"keylen\" out of range");
                 };

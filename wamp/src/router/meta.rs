@@ -248,18 +248,17 @@ fn no_such_session(id: SessionId) -> Reject {
     Reject::new("wamp.error.no_such_session", format!("no other session {id} in this realm"))
 }
 
-/// `reason`/`message` keyword arguments of the kill procedures.
 /// The `reason` of a revocation (third argument, or kwarg `reason`): a URI, if given (clients
 /// refuse a `null` reason, so none is sent then).
 fn revocation_reason(realm: &Realm, a: &Args) -> Result<Option<String>, Reject> {
-    let given = a.args.get(2).or_else(|| a.kwargs.get("reason")).filter(|v| !matches!(v, Value::Null));
-    match given {
-        None => Ok(None),
-        Some(Value::Str(uri)) if uri::is_valid(uri, realm.uri_rules(), MatchPolicy::Exact) => Ok(Some(uri.clone())),
+    match a.args.get(2).or_else(|| a.kwargs.get("reason")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Str(uri)) => realm.check_uri(uri, MatchPolicy::Exact).map(|()| Some(uri.clone())),
         Some(_) => Err(Reject::new("wamp.error.invalid_uri", "reason must be a URI")),
     }
 }
 
+/// `reason`/`message` keyword arguments of the kill procedures.
 fn kill_reason(realm: &Realm, a: &Args) -> Result<CloseReason, Reject> {
     let reason = a.opt_str("reason")?.unwrap_or("wamp.close.killed").to_owned();
     if reason.is_empty() || !uri::is_valid(&reason, realm.uri_rules(), MatchPolicy::Exact) {

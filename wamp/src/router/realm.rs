@@ -484,21 +484,18 @@ fn router_roles() -> Dict {
 
 /// Reads the callee features from HELLO.Details.roles that change how invocations are sent.
 fn announced_features(hello: &Dict) -> Features {
-    let features = |role: &str| {
-        hello
-            .get("roles")
-            .and_then(Value::as_dict)
-            .and_then(|r| r.get(role))
-            .and_then(Value::as_dict)
-            .and_then(|c| c.get("features"))
-            .and_then(Value::as_dict)
-    };
-    let callee = features("callee");
-    let flag = |of: Option<&Dict>, name: &str| of.and_then(|f| f.get(name)).and_then(Value::as_bool).unwrap_or(false);
+    let callee = hello
+        .get("roles")
+        .and_then(Value::as_dict)
+        .and_then(|r| r.get("callee"))
+        .and_then(Value::as_dict)
+        .and_then(|c| c.get("features"))
+        .and_then(Value::as_dict);
+    let flag = |name: &str| callee.and_then(|f| f.get(name)).and_then(Value::as_bool).unwrap_or(false);
     Features {
-        callee_canceling: flag(callee, "call_canceling"),
-        callee_progress: flag(callee, "progressive_call_results"),
-        registration_revocation: flag(callee, "registration_revocation"),
+        callee_canceling: flag("call_canceling"),
+        callee_progress: flag("progressive_call_results"),
+        registration_revocation: flag("registration_revocation"),
     }
 }
 

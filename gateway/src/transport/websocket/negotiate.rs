@@ -65,25 +65,6 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn origins_match_patterns_with_stars_case_insensitively() {
-        let patterns: Vec<String> = ["https://app.example.com", "https://*.example.org", "http://localhost:*"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert!(origin_allowed(&patterns, "https://app.example.com"));
-        assert!(origin_allowed(&patterns, "HTTPS://App.Example.com"));
-        assert!(origin_allowed(&patterns, "https://a.b.example.org"));
-        assert!(origin_allowed(&patterns, "http://localhost:5173"));
-        assert!(!origin_allowed(&patterns, "https://evil.com"));
-        assert!(!origin_allowed(&patterns, "https://app.example.com.evil.com"));
-        assert!(!origin_allowed(&patterns, "http://app.example.com"));
-        assert!(!origin_allowed(&patterns, "https://example.org"), "*. needs a subdomain");
-        assert!(!origin_allowed(&patterns, "null"));
-        assert!(origin_allowed(&["*".to_string()], "null"));
-        assert!(!origin_allowed(&[], "https://app.example.com"), "an empty list allows no browser");
-    }
-
     use super::*;
 
     const ALL: [Serializer; 3] = Serializer::ALL;
@@ -110,5 +91,24 @@ mod tests {
         assert!(body.contains("(mqtt)"), "{body}");
         assert!(body.contains("supports: wamp.2.json, wamp.2.cbor"), "{body}");
         assert!(refusal(&[], &ALL).contains("no WebSocket subprotocol was offered"));
+    }
+
+    #[test]
+    fn origins_match_patterns_with_stars_case_insensitively() {
+        let patterns: Vec<String> = ["https://app.example.com", "https://*.example.org", "http://localhost:*"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(origin_allowed(&patterns, "https://app.example.com"));
+        assert!(origin_allowed(&patterns, "HTTPS://App.Example.com"));
+        assert!(origin_allowed(&patterns, "https://a.b.example.org"));
+        assert!(origin_allowed(&patterns, "http://localhost:5173"));
+        assert!(!origin_allowed(&patterns, "https://evil.com"));
+        assert!(!origin_allowed(&patterns, "https://app.example.com.evil.com"));
+        assert!(!origin_allowed(&patterns, "http://app.example.com"));
+        assert!(!origin_allowed(&patterns, "https://example.org"), "*. needs a subdomain");
+        assert!(!origin_allowed(&patterns, "null"));
+        assert!(origin_allowed(&["*".to_string()], "null"));
+        assert!(!origin_allowed(&[], "https://app.example.com"), "an empty list allows no browser");
     }
 }
