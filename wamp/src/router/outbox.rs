@@ -6,6 +6,8 @@
 //! does not drain it, the router closes that session ([`CloseReason::SlowConsumer`]) instead of
 //! waiting, so a slow consumer costs only itself.
 
+use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -125,7 +127,23 @@ pub fn channel(capacity: usize) -> (Mailbox, Outbox) {
 impl Mailbox {
     /// Queues a message without waiting. A full queue closes the session as a slow consumer and
     /// returns false; so does a session already gone.
+    ///
+    /// Inside a [`Batch`] the message's room in the queue is taken now (so a full queue is found
+    /// now) but the message goes in, and the session's task is woken, when the batch ends.
     pub fn send(&self, msg: Outgoing) -> bool {
+        if Batch::active() {
+            return match self.tx.clone().try_reserve_owned() {
+                Ok(permit) => {
+                    HELD.with_borrow_mut(|held| held.sends.push((permit, msg)));
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.close(CloseReason::SlowConsumer);
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            };
+        }
         match self.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -149,6 +167,65 @@ impl Mailbox {
     /// Whether two mailboxes lead to the same session.
     pub fn same(&self, other: &Mailbox) -> bool {
         Arc::ptr_eq(&self.closer, &other.closer)
+    }
+}
+
+/// Holds back the sends made on this thread while it lives, and delivers them, in order, when the
+/// outermost batch ends.
+///
+/// The realm takes one with its lock and drops it after the lock: waking a session's task on
+/// another worker thread is a system call, and making it under the lock would make every other
+/// thread wait for it. A message's place in its queue is reserved when it is sent, so what the
+/// session receives, and in which order, is what it would be without the batch; only the wake-up
+/// moves to after the lock.
+pub(crate) struct Batch {
+    /// Thread-bound: the held sends live in a thread-local.
+    _thread: PhantomData<*const ()>,
+}
+
+#[derive(Default)]
+struct Held {
+    depth: usize,
+    sends: Vec<(mpsc::OwnedPermit<Outgoing>, Outgoing)>,
+}
+
+thread_local! {
+    static HELD: RefCell<Held> = RefCell::new(Held::default());
+}
+
+impl Batch {
+    pub(crate) fn begin() -> Batch {
+        HELD.with_borrow_mut(|held| held.depth += 1);
+        Batch { _thread: PhantomData }
+    }
+
+    fn active() -> bool {
+        HELD.with_borrow(|held| held.depth > 0)
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        let mut sends = HELD.with_borrow_mut(|held| {
+            held.depth -= 1;
+            if held.depth == 0 {
+                std::mem::take(&mut held.sends)
+            } else {
+                Vec::new()
+            }
+        });
+        if sends.is_empty() {
+            return;
+        }
+        for (permit, msg) in sends.drain(..) {
+            permit.send(msg);
+        }
+        // Keep the buffer's room for the next batch on this thread.
+        HELD.with_borrow_mut(|held| {
+            if held.sends.is_empty() {
+                held.sends = sends;
+            }
+        });
     }
 }
 
@@ -189,5 +266,68 @@ impl Outbox {
             return None;
         }
         self.closer.reason.lock().expect("closer lock is never held across a panic").clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RequestId;
+
+    fn published(n: u64) -> Outgoing {
+        Outgoing::new(Message::Published { request: RequestId(n), publication: crate::ids::PublicationId(n) })
+    }
+
+    fn request_of(event: Option<Outgoing>) -> Option<u64> {
+        match event?.message() {
+            Message::Published { request, .. } => Some(request.0),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_batch_delivers_its_sends_in_order_when_it_ends() {
+        let (mailbox, mut outbox) = channel(8);
+        {
+            let _outer = Batch::begin();
+            assert!(mailbox.send(published(1)));
+            {
+                let _inner = Batch::begin();
+                assert!(mailbox.send(published(2)));
+            }
+            // Only the outermost batch delivers.
+            assert!(outbox.try_next().is_none());
+            assert!(mailbox.send(published(3)));
+            assert!(outbox.try_next().is_none());
+        }
+        let got: Vec<_> = std::iter::from_fn(|| request_of(outbox.try_next())).collect();
+        assert_eq!(got, vec![1, 2, 3]);
+        // Outside a batch a send is delivered at once.
+        assert!(mailbox.send(published(4)));
+        assert_eq!(request_of(outbox.try_next()), Some(4));
+    }
+
+    #[test]
+    fn a_batch_finds_a_full_queue_when_the_message_is_sent() {
+        let (mailbox, mut outbox) = channel(2);
+        {
+            let _batch = Batch::begin();
+            assert!(mailbox.send(published(1)));
+            assert!(mailbox.send(published(2)));
+            // The room is taken at send time: the third does not fit, and closes the session.
+            assert!(!mailbox.send(published(3)));
+        }
+        assert_eq!(request_of(outbox.try_next()), Some(1));
+        assert_eq!(request_of(outbox.try_next()), Some(2));
+        assert!(outbox.try_next().is_none());
+        assert_eq!(outbox.take_close(), Some(CloseReason::SlowConsumer));
+    }
+
+    #[test]
+    fn a_batch_skips_a_session_that_is_gone() {
+        let (mailbox, outbox) = channel(2);
+        drop(outbox);
+        let _batch = Batch::begin();
+        assert!(!mailbox.send(published(1)));
     }
 }

@@ -16,7 +16,7 @@ use crate::router::broker::Broker;
 use crate::router::config::{Permission, RealmConfig};
 use crate::router::dealer::Dealer;
 use crate::router::matching::PatternTable;
-use crate::router::outbox::{CloseReason, Mailbox, Outgoing};
+use crate::router::outbox::{Batch, CloseReason, Mailbox, Outgoing};
 use crate::router::observe::Observer;
 use crate::router::session::TransportInfo;
 use crate::uri::{self, MatchPolicy, UriRules};
@@ -86,6 +86,26 @@ pub(crate) struct Realm {
     /// Telemetry's view of this realm.
     pub(crate) observer: Arc<dyn Observer>,
     state: Mutex<State>,
+}
+
+/// The locked routing state. The lock is released before the sends made under it go out: fields
+/// drop in order, the guard first.
+pub(crate) struct Locked<'a> {
+    state: MutexGuard<'a, State>,
+    _batch: Batch,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
 }
 
 /// Everything the realm routes with.
@@ -218,9 +238,11 @@ impl Realm {
         self.uri_rules
     }
 
-    /// Locks the routing state. Held only for in-memory updates and non-blocking sends.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().expect("realm state lock is never held across a panic")
+    /// Locks the routing state. Held only for in-memory updates; the messages sent under it are
+    /// delivered when it is released (see [`Batch`]).
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        let batch = Batch::begin();
+        Locked { state: self.state.lock().expect("realm state lock is never held across a panic"), _batch: batch }
     }
 
     /// Adds a session with `identity`, queues its WELCOME and announces it on `wamp.session.on_join`.
