@@ -19,7 +19,7 @@
 //! The bridge instruments are in [`super::bridge`].
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use opentelemetry::metrics::{Counter, Histogram, Meter, ObservableCounter, UpDownCounter};
@@ -103,11 +103,35 @@ pub enum Direction {
 const MAX_CODE: usize = 70;
 
 /// Messages seen, by direction (in, out) and message type code.
-struct MessageCounts([[AtomicU64; MAX_CODE + 1]; 2]);
+/// Per-thread shards of the message counters, summed when read: one shared counter per message
+/// type made every worker thread write the same cache lines for every message (in a fan-out, the
+/// EVENT counter once per delivery from both workers).
+struct MessageCounts(Box<[CountShard; COUNT_SHARDS]>);
+
+const COUNT_SHARDS: usize = 8;
+
+/// One thread's counters, on cache lines of their own.
+#[repr(align(128))]
+struct CountShard([[AtomicU64; MAX_CODE + 1]; 2]);
 
 impl MessageCounts {
     fn new() -> MessageCounts {
-        MessageCounts(std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))))
+        let shard = || CountShard(std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))));
+        MessageCounts(Box::new(std::array::from_fn(|_| shard())))
+    }
+
+    /// The counter of this thread's shard.
+    fn get(&self, row: usize, code: usize) -> Option<&AtomicU64> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % COUNT_SHARDS;
+        }
+        self.0[SHARD.with(|s| *s)].0[row].get(code)
+    }
+
+    /// The sum over all shards.
+    fn total(&self, row: usize, code: usize) -> u64 {
+        self.0.iter().map(|shard| shard.0[row][code].load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -119,9 +143,9 @@ impl Metrics {
             .u64_observable_counter("wamp_messages")
             .with_description("WAMP messages received (in) and sent (out) by the transports, by message type")
             .with_callback(move |observer| {
-                for (direction, row) in ["in", "out"].into_iter().zip(counts.0.iter()) {
-                    for (code, count) in row.iter().enumerate() {
-                        let (n, Some(kind)) = (count.load(Ordering::Relaxed), code_name(code as u64)) else { continue };
+                for (row, direction) in ["in", "out"].into_iter().enumerate() {
+                    for code in 0..=MAX_CODE {
+                        let (n, Some(kind)) = (counts.total(row, code), code_name(code as u64)) else { continue };
                         if n > 0 {
                             observer.observe(n, &[KeyValue::new("direction", direction), KeyValue::new("type", kind)]);
                         }
@@ -196,7 +220,7 @@ impl Metrics {
             Direction::In => 0,
             Direction::Out => 1,
         };
-        if let Some(count) = self.messages.0[row].get(code as usize) {
+        if let Some(count) = self.messages.get(row, code as usize) {
             count.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -7,12 +7,14 @@
 //! waiting, so a slow consumer costs only itself.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, Notify};
+use futures_util::task::AtomicWaker;
 
 use crate::codec::Serializer;
 use crate::message::Message;
@@ -88,26 +90,44 @@ impl CloseReason {
 }
 
 /// The router's handle on a session's way out.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Mailbox {
-    tx: mpsc::Sender<Outgoing>,
-    closer: Arc<Closer>,
+    queue: Arc<Queue>,
 }
 
-#[derive(Debug, Default)]
-struct Closer {
+/// One session's bounded outbound queue, shared by its mailboxes and its outbox.
+///
+/// A plain mutex-guarded deque and the transport task's waker rather than a channel: the router
+/// sends a message under the realm lock (see [`Batch`]), and what it must do there is only the
+/// push; the wake-up, which is a system call when the session's task sleeps on another thread,
+/// is taken out of the waker and made after the realm lock is released.
+#[derive(Debug)]
+struct Queue {
+    items: Mutex<VecDeque<Outgoing>>,
+    capacity: usize,
+    /// The transport's task while it waits for a message or a close order.
+    waker: AtomicWaker,
+    /// Mailboxes alive; at zero the router has forgotten the session.
+    mailboxes: AtomicUsize,
+    /// The outbox is gone: nothing reads the queue any more.
+    abandoned: AtomicBool,
     reason: Mutex<Option<CloseReason>>,
     /// Set once `reason` is: lets the transport check for a close order per message without
     /// taking the lock.
     closing: AtomicBool,
-    notify: Notify,
+}
+
+impl Queue {
+    fn items(&self) -> MutexGuard<'_, VecDeque<Outgoing>> {
+        // Nothing panics while holding it; a poisoned deque is still a valid deque.
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// What a transport reads from: messages to write, or the order to close.
 #[derive(Debug)]
 pub struct Outbox {
-    rx: mpsc::Receiver<Outgoing>,
-    closer: Arc<Closer>,
+    queue: Arc<Queue>,
 }
 
 /// What the transport should do next.
@@ -119,74 +139,102 @@ pub enum OutEvent {
 
 /// A bounded queue of `capacity` messages for one session.
 pub fn channel(capacity: usize) -> (Mailbox, Outbox) {
-    let (tx, rx) = mpsc::channel(capacity.max(1));
-    let closer = Arc::new(Closer::default());
-    (Mailbox { tx, closer: closer.clone() }, Outbox { rx, closer })
+    let queue = Arc::new(Queue {
+        items: Mutex::new(VecDeque::new()),
+        capacity: capacity.max(1),
+        waker: AtomicWaker::new(),
+        mailboxes: AtomicUsize::new(1),
+        abandoned: AtomicBool::new(false),
+        reason: Mutex::new(None),
+        closing: AtomicBool::new(false),
+    });
+    (Mailbox { queue: queue.clone() }, Outbox { queue })
+}
+
+impl Clone for Mailbox {
+    fn clone(&self) -> Self {
+        self.queue.mailboxes.fetch_add(1, Ordering::Relaxed);
+        Mailbox { queue: self.queue.clone() }
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        if self.queue.mailboxes.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.queue.waker.wake();
+        }
+    }
 }
 
 impl Mailbox {
     /// Queues a message without waiting. A full queue closes the session as a slow consumer and
     /// returns false; so does a session already gone.
     ///
-    /// Inside a [`Batch`] the message's room in the queue is taken now (so a full queue is found
-    /// now) but the message goes in, and the session's task is woken, when the batch ends.
+    /// Inside a [`Batch`] the message is queued now (so a full queue is found now and the order
+    /// is the order of sending) but the session's task is woken when the batch ends.
     pub fn send(&self, msg: Outgoing) -> bool {
-        if Batch::active() {
-            return match self.tx.clone().try_reserve_owned() {
-                Ok(permit) => {
-                    HELD.with_borrow_mut(|held| held.sends.push((permit, msg)));
-                    true
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.close(CloseReason::SlowConsumer);
-                    false
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            };
+        let queue = &*self.queue;
+        if queue.abandoned.load(Ordering::Acquire) {
+            return false;
         }
-        match self.tx.try_send(msg) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        {
+            let mut items = queue.items();
+            if items.len() >= queue.capacity {
+                drop(items);
                 self.close(CloseReason::SlowConsumer);
-                false
+                return false;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            items.push_back(msg);
         }
+        let held = HELD.with_borrow_mut(|held| {
+            if held.depth == 0 {
+                return false;
+            }
+            if let Some(waker) = queue.waker.take() {
+                held.wakers.push(waker);
+            }
+            true
+        });
+        if !held {
+            queue.waker.wake();
+        }
+        true
     }
 
     /// Asks the session's transport to close; the first reason given wins.
     pub fn close(&self, reason: CloseReason) {
-        let mut slot = self.closer.reason.lock().expect("closer lock is never held across a panic");
+        let queue = &*self.queue;
+        let mut slot = queue.reason.lock().expect("closer lock is never held across a panic");
         if slot.is_none() {
             *slot = Some(reason);
-            self.closer.closing.store(true, Ordering::Release);
-            self.closer.notify.notify_one();
+            queue.closing.store(true, Ordering::Release);
+            drop(slot);
+            queue.waker.wake();
         }
     }
 
     /// Whether two mailboxes lead to the same session.
     pub fn same(&self, other: &Mailbox) -> bool {
-        Arc::ptr_eq(&self.closer, &other.closer)
+        Arc::ptr_eq(&self.queue, &other.queue)
     }
 }
 
-/// Holds back the sends made on this thread while it lives, and delivers them, in order, when the
-/// outermost batch ends.
+/// Holds back the wake-ups of the sends made on this thread while it lives, and makes them when
+/// the outermost batch ends.
 ///
 /// The realm takes one with its lock and drops it after the lock: waking a session's task on
 /// another worker thread is a system call, and making it under the lock would make every other
-/// thread wait for it. A message's place in its queue is reserved when it is sent, so what the
-/// session receives, and in which order, is what it would be without the batch; only the wake-up
-/// moves to after the lock.
+/// thread wait for it. The messages themselves are queued when sent, so what a session receives,
+/// and in which order, is what it would be without the batch.
 pub(crate) struct Batch {
-    /// Thread-bound: the held sends live in a thread-local.
+    /// Thread-bound: the held wake-ups live in a thread-local.
     _thread: PhantomData<*const ()>,
 }
 
 #[derive(Default)]
 struct Held {
     depth: usize,
-    sends: Vec<(mpsc::OwnedPermit<Outgoing>, Outgoing)>,
+    wakers: Vec<Waker>,
 }
 
 thread_local! {
@@ -198,74 +246,86 @@ impl Batch {
         HELD.with_borrow_mut(|held| held.depth += 1);
         Batch { _thread: PhantomData }
     }
-
-    fn active() -> bool {
-        HELD.with_borrow(|held| held.depth > 0)
-    }
 }
 
 impl Drop for Batch {
     fn drop(&mut self) {
-        let mut sends = HELD.with_borrow_mut(|held| {
+        let mut wakers = HELD.with_borrow_mut(|held| {
             held.depth -= 1;
             if held.depth == 0 {
-                std::mem::take(&mut held.sends)
+                std::mem::take(&mut held.wakers)
             } else {
                 Vec::new()
             }
         });
-        if sends.is_empty() {
+        if wakers.is_empty() {
             return;
         }
-        for (permit, msg) in sends.drain(..) {
-            permit.send(msg);
+        for waker in wakers.drain(..) {
+            waker.wake();
         }
         // Keep the buffer's room for the next batch on this thread.
         HELD.with_borrow_mut(|held| {
-            if held.sends.is_empty() {
-                held.sends = sends;
+            if held.wakers.is_empty() {
+                held.wakers = wakers;
             }
         });
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.queue.abandoned.store(true, Ordering::Release);
+        self.queue.items().clear();
     }
 }
 
 impl Outbox {
     /// The next message to write, or the order to close. A close order takes precedence over
-    /// queued messages (a slow consumer is not drained first).
+    /// queued messages (a slow consumer is not drained first). Cancel-safe.
     pub async fn next(&mut self) -> OutEvent {
-        loop {
-            if let Some(reason) = self.take_close() {
-                return OutEvent::Close(reason);
+        std::future::poll_fn(|cx| {
+            if let Some(event) = self.ready() {
+                return Poll::Ready(event);
             }
-            // A queued message needs no waiting machinery (the common case under load).
-            if let Ok(m) = self.rx.try_recv() {
-                return OutEvent::Send(m);
+            self.queue.waker.register(cx.waker());
+            // Anything sent or ordered between the first look and the registration.
+            match self.ready() {
+                Some(event) => Poll::Ready(event),
+                None => Poll::Pending,
             }
-            tokio::select! {
-                biased;
-                _ = self.closer.notify.notified() => continue,
-                msg = self.rx.recv() => match msg {
-                    Some(m) => return OutEvent::Send(m),
-                    // Every mailbox is gone: the router forgot the session.
-                    None => return OutEvent::Close(self.take_close().unwrap_or(CloseReason::Killed {
-                        reason: "wamp.close.system_shutdown".into(),
-                        message: None,
-                    })),
-                },
-            }
+        })
+        .await
+    }
+
+    fn ready(&self) -> Option<OutEvent> {
+        if let Some(reason) = self.take_close() {
+            return Some(OutEvent::Close(reason));
         }
+        if let Some(m) = self.queue.items().pop_front() {
+            return Some(OutEvent::Send(m));
+        }
+        if self.queue.mailboxes.load(Ordering::Acquire) == 0 {
+            // Every mailbox is gone: the router forgot the session.
+            let reason = self.take_close().unwrap_or(CloseReason::Killed {
+                reason: "wamp.close.system_shutdown".into(),
+                message: None,
+            });
+            return Some(OutEvent::Close(reason));
+        }
+        None
     }
 
     /// A message already queued, without waiting (for draining after a close order).
     pub fn try_next(&mut self) -> Option<Outgoing> {
-        self.rx.try_recv().ok()
+        self.queue.items().pop_front()
     }
 
     fn take_close(&self) -> Option<CloseReason> {
-        if !self.closer.closing.load(Ordering::Acquire) {
+        if !self.queue.closing.load(Ordering::Acquire) {
             return None;
         }
-        self.closer.reason.lock().expect("closer lock is never held across a panic").clone()
+        self.queue.reason.lock().expect("closer lock is never held across a panic").clone()
     }
 }
 
@@ -273,6 +333,7 @@ impl Outbox {
 mod tests {
     use super::*;
     use crate::ids::RequestId;
+    use std::future::Future as _;
 
     fn published(n: u64) -> Outgoing {
         Outgoing::new(Message::Published { request: RequestId(n), publication: crate::ids::PublicationId(n) })
@@ -285,9 +346,32 @@ mod tests {
         }
     }
 
+    /// Counts the times the transport's task would have been woken.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Polls `next()` once, as a waiting transport task would.
+    fn poll_once(outbox: &mut Outbox, wakes: &Arc<Wakes>) -> Poll<OutEvent> {
+        let waker = Waker::from(wakes.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut next = std::pin::pin!(outbox.next());
+        next.as_mut().poll(&mut cx)
+    }
+
+    fn woken(wakes: &Arc<Wakes>) -> usize {
+        wakes.0.load(Ordering::SeqCst)
+    }
+
     #[test]
-    fn a_batch_delivers_its_sends_in_order_when_it_ends() {
+    fn a_batch_queues_at_once_and_wakes_the_transport_when_it_ends() {
         let (mailbox, mut outbox) = channel(8);
+        let wakes = Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+        assert!(poll_once(&mut outbox, &wakes).is_pending());
         {
             let _outer = Batch::begin();
             assert!(mailbox.send(published(1)));
@@ -295,16 +379,40 @@ mod tests {
                 let _inner = Batch::begin();
                 assert!(mailbox.send(published(2)));
             }
-            // Only the outermost batch delivers.
-            assert!(outbox.try_next().is_none());
+            // Only the outermost batch wakes.
+            assert_eq!(woken(&wakes), 0);
             assert!(mailbox.send(published(3)));
-            assert!(outbox.try_next().is_none());
+            assert_eq!(woken(&wakes), 0);
         }
+        assert_eq!(woken(&wakes), 1, "one wake-up for the three messages, when the batch ends");
         let got: Vec<_> = std::iter::from_fn(|| request_of(outbox.try_next())).collect();
         assert_eq!(got, vec![1, 2, 3]);
-        // Outside a batch a send is delivered at once.
+        // Outside a batch a send wakes at once.
+        assert!(poll_once(&mut outbox, &wakes).is_pending());
         assert!(mailbox.send(published(4)));
-        assert_eq!(request_of(outbox.try_next()), Some(4));
+        assert_eq!(woken(&wakes), 2);
+        assert!(matches!(poll_once(&mut outbox, &wakes), Poll::Ready(OutEvent::Send(m)) if request_of(Some(m.clone())) == Some(4)));
+    }
+
+    #[test]
+    fn a_close_order_goes_before_queued_messages_and_a_forgotten_session_closes() {
+        let wakes = Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+        let (mailbox, mut outbox) = channel(8);
+        assert!(mailbox.send(published(1)));
+        mailbox.close(CloseReason::SlowConsumer);
+        assert!(matches!(poll_once(&mut outbox, &wakes), Poll::Ready(OutEvent::Close(CloseReason::SlowConsumer))));
+        // What was queued can still be drained.
+        assert_eq!(request_of(outbox.try_next()), Some(1));
+
+        let (mailbox, mut outbox) = channel(8);
+        let copy = mailbox.clone();
+        assert!(poll_once(&mut outbox, &wakes).is_pending());
+        drop(mailbox);
+        assert!(poll_once(&mut outbox, &wakes).is_pending(), "a mailbox is still alive");
+        let before = woken(&wakes);
+        drop(copy);
+        assert_eq!(woken(&wakes), before + 1, "the last mailbox wakes the transport");
+        assert!(matches!(poll_once(&mut outbox, &wakes), Poll::Ready(OutEvent::Close(CloseReason::Killed { .. }))));
     }
 
     #[test]
