@@ -67,7 +67,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let listener = TcpListener::bind(&cli.listen)?;
     let address = listener.local_addr()?;
-    let server = HttpServer::new(|| App::new().route("/ws", web::get().to(upgrade))).listen(listener)?.run();
+    // TCP_NODELAY as the gateway sets it.
+    let server = HttpServer::new(|| App::new().route("/ws", web::get().to(upgrade)))
+        .tcp_nodelay(true)
+        .listen(listener)?
+        .run();
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on ws://{address}/ws (websocket)")?;
     stdout.flush()?;

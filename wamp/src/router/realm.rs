@@ -243,8 +243,8 @@ impl Realm {
     /// delivered when it is released (see [`Batch`]).
     ///
     /// parking_lot's mutex rather than std's: every message of every session takes this lock, and
-    /// when two workers meet on it std's parks the second in the kernel at once, which on two
-    /// shared cores stalled calls for a scheduler tick (p99 4.3 ms → 1.3 ms, bench/README.md).
+    /// when two workers meet on it std's parks the second in the kernel at once (on two shared
+    /// cores: 269–276k → 286–291k routed calls/s, see bench/README.md).
     /// It does not poison: a panic under it (a bug; peer input is checked before routing) ends the
     /// task that hit it and unlocks the realm, where std's would fail every later message.
     pub(crate) fn lock(&self) -> Locked<'_> {

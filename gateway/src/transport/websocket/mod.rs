@@ -90,6 +90,9 @@ pub fn server(
     })
         // Signals are the application's business: it drains sessions before stopping servers.
         .disable_signals()
+        // WAMP messages are small and each is written when it is ready: Nagle's algorithm would
+        // hold one back while the peer has not acknowledged the previous (actix leaves it on).
+        .tcp_nodelay(true)
         .on_connect(|connection, data| {
             remember_client_cert(connection, data);
             SocketHandle::remember(connection, data);
