@@ -13,6 +13,10 @@ ARG DEBIAN_RELEASE=bookworm
 
 # --- build ---------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
+# make: jemalloc (the gateway's allocator) is built from source by tikv-jemalloc-sys.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --workspace --bins \
