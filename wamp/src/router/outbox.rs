@@ -89,6 +89,9 @@ impl CloseReason {
     }
 }
 
+/// Room for queued messages a session keeps once its queue is empty again.
+const SHRINK_ABOVE: usize = 256;
+
 /// The router's handle on a session's way out.
 #[derive(Debug)]
 pub struct Mailbox {
@@ -302,9 +305,16 @@ impl Outbox {
         if let Some(reason) = self.take_close() {
             return Some(OutEvent::Close(reason));
         }
-        if let Some(m) = self.queue.items().pop_front() {
+        let mut items = self.queue.items();
+        if let Some(m) = items.pop_front() {
+            // A burst (a fan-out, a large result stream) leaves room for it behind; an idle
+            // session should not keep it.
+            if items.is_empty() && items.capacity() > SHRINK_ABOVE {
+                items.shrink_to(SHRINK_ABOVE / 8);
+            }
             return Some(OutEvent::Send(m));
         }
+        drop(items);
         if self.queue.mailboxes.load(Ordering::Acquire) == 0 {
             // Every mailbox is gone: the router forgot the session.
             let reason = self.take_close().unwrap_or(CloseReason::Killed {
@@ -429,6 +439,20 @@ mod tests {
         assert_eq!(request_of(outbox.try_next()), Some(2));
         assert!(outbox.try_next().is_none());
         assert_eq!(outbox.take_close(), Some(CloseReason::SlowConsumer));
+    }
+
+    #[test]
+    fn an_empty_queue_gives_back_the_room_of_a_burst() {
+        let wakes = Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+        let (mailbox, mut outbox) = channel(4096);
+        for n in 1..=1000 {
+            assert!(mailbox.send(published(n)));
+        }
+        assert!(outbox.queue.items().capacity() >= 1000);
+        for n in 1..=1000 {
+            assert!(matches!(poll_once(&mut outbox, &wakes), Poll::Ready(OutEvent::Send(m)) if request_of(Some(m.clone())) == Some(n)));
+        }
+        assert!(outbox.queue.items().capacity() <= SHRINK_ABOVE);
     }
 
     #[test]
