@@ -357,7 +357,11 @@ mod tests {
     }
 
     /// Counts the times the transport's task would have been woken.
-    struct Wakes(std::sync::atomic::AtomicUsize);
+    struct Wakes(AtomicUsize);
+
+    fn wakes() -> Arc<Wakes> {
+        Arc::new(Wakes(AtomicUsize::new(0)))
+    }
 
     impl std::task::Wake for Wakes {
         fn wake(self: Arc<Self>) {
@@ -380,7 +384,7 @@ mod tests {
     #[test]
     fn a_batch_queues_at_once_and_wakes_the_transport_when_it_ends() {
         let (mailbox, mut outbox) = channel(8);
-        let wakes = Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+        let wakes = wakes();
         assert!(poll_once(&mut outbox, &wakes).is_pending());
         {
             let _outer = Batch::begin();
@@ -406,7 +410,7 @@ mod tests {
 
     #[test]
     fn a_close_order_goes_before_queued_messages_and_a_forgotten_session_closes() {
-        let wakes = Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+        let wakes = wakes();
         let (mailbox, mut outbox) = channel(8);
         assert!(mailbox.send(published(1)));
         mailbox.close(CloseReason::SlowConsumer);
@@ -443,7 +447,7 @@ mod tests {
 
     #[test]
     fn an_empty_queue_gives_back_the_room_of_a_burst() {
-        let wakes = Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+        let wakes = wakes();
         let (mailbox, mut outbox) = channel(4096);
         for n in 1..=1000 {
             assert!(mailbox.send(published(n)));

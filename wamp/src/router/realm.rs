@@ -7,8 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use parking_lot::{Mutex, MutexGuard};
 use std::time::SystemTime;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::ids::{random_id, IdMap, IdSequence, RegistrationId, RequestId, SessionId, SubscriptionId};
 use crate::message::{code, Message, Payload};
@@ -89,8 +90,8 @@ pub(crate) struct Realm {
     state: Mutex<State>,
 }
 
-/// The locked routing state. The lock is released before the sends made under it go out: fields
-/// drop in order, the guard first.
+/// The locked routing state. The lock is released before the sessions that were sent messages
+/// under it are woken: fields drop in order, the guard first.
 pub(crate) struct Locked<'a> {
     state: MutexGuard<'a, State>,
     _batch: Batch,
@@ -240,11 +241,12 @@ impl Realm {
     }
 
     /// Locks the routing state. Held only for in-memory updates; the messages sent under it are
-    /// delivered when it is released (see [`Batch`]).
+    /// queued at once and their sessions woken when it is released (see [`Batch`]).
     ///
     /// parking_lot's mutex rather than std's: every message of every session takes this lock, and
-    /// when two workers meet on it std's parks the second in the kernel at once (on two shared
-    /// cores: 269–276k → 286–291k routed calls/s, see bench/README.md).
+    /// when two workers meet on it std's parks the second in the kernel after a short spin, where
+    /// parking_lot spins and yields longer (on two shared cores: 269–276k → 286–291k routed
+    /// calls/s, see bench/README.md).
     /// It does not poison: a panic under it (a bug; peer input is checked before routing) ends the
     /// task that hit it and unlocks the realm, where std's would fail every later message.
     pub(crate) fn lock(&self) -> Locked<'_> {
